@@ -385,14 +385,17 @@ def read_take_off_angle(signal) -> tuple[MetadataValue, dict[str, MetadataValue]
             angles["tilt_beta"].value,
         )
     )
-    defaults = [name for name, mv in angles.items() if mv.source == "default"]
+    # tilt_beta is absent from most files and 0 is the natural assumption: not flagged
+    defaults = [
+        name for name, mv in angles.items() if mv.source == "default" and name != "tilt_beta"
+    ]
     if not 0.0 < toa < 90.0:
         raise ValueError(
             f"The take-off angle computed from the metadata is {toa:.3g}°, outside (0°, 90°): "
             "check the stage tilt and the detector angles, e.g. "
             "s.set_microscope_parameters(tilt_stage=..., azimuth_angle=..., elevation_angle=...)."
         )
-    if len(defaults) == len(angles):
+    if len(defaults) == len(angles) - 1:
         source, note = "default", "all angles are exspy defaults"
     elif defaults:
         source, note = "metadata", "defaults used for " + ", ".join(defaults)
@@ -524,9 +527,7 @@ def read_thickness(signal, thickness=None) -> MetadataValue:
     value_nm = value * factor
     if value_nm < 0:
         raise ValueError(f"metadata {THICKNESS!r} = {raw!r} is negative; set a thickness >= 0.")
-    return MetadataValue(
-        value_nm or None, "metadata", THICKNESS, f"read as {value!r} {units}"
-    )
+    return MetadataValue(value_nm or None, "metadata", THICKNESS, f"read as {value!r} {units}")
 
 
 def read_density(signal, density=None) -> MetadataValue:

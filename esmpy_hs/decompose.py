@@ -1,0 +1,626 @@
+"""``esmpy_hs.decompose``: physics-guided NMF of an EDS spectrum image, from metadata to phases.
+
+The glue between HyperSpy and the two numerical layers: it reads the microscope parameters
+(:mod:`esmpy_hs.metadata`), builds G (:mod:`esmpy_hs.physics`), runs
+:class:`esmpy_hs.nmf.EsmpyNMF` through HyperSpy's decomposition with the estimator-object
+contract, and writes the results back (see :mod:`esmpy_hs.results` for what is stored).
+
+The estimator runs on a private plain :class:`hyperspy.signals.Signal1D` that shares (or, for
+integer or lazy data, copies) the data: HyperSpy's own ``decomposition`` is used as is (no
+exspy vacuum mask or Poisson normalisation defaults, its return value kept) for exspy, esmpy
+and any other EDS class, and the user's signal is only touched once the fit has succeeded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+
+from esmpy_hs import metadata as md
+
+__all__ = ["decompose", "ESMPY_ALGORITHM"]
+
+_logger = logging.getLogger(__name__)
+
+#: value of ``learning_results.decomposition_algorithm`` after an esmpy decomposition
+ESMPY_ALGORITHM = "esmpy"
+
+#: default low-energy cut (keV): channels at or below it are not fitted
+DEFAULT_LOW_CUT = 0.15
+
+# estimator parameters set by decompose itself
+_RESERVED = ("n_components", "G", "shape_2d", "show_progressbar")
+
+
+# --- argument handling ---------------------------------------------------------------------
+
+
+def _estimator_class():
+    from esmpy_hs.nmf import EsmpyNMF
+
+    return EsmpyNMF
+
+
+def _check_estimator_options(options: dict[str, Any]) -> None:
+    valid = [
+        name
+        for name in inspect.signature(_estimator_class().__init__).parameters
+        if name not in ("self", *_RESERVED)
+    ]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(
+            f"decompose() got unknown keyword argument(s) {unknown}. Valid estimator options "
+            f"are {sorted(valid)}; see esmpy_hs.decompose and esmpy_hs.nmf.EsmpyNMF."
+        )
+    reserved = sorted(set(options) & set(_RESERVED) - {"show_progressbar"})
+    if reserved:  # pragma: no cover - excluded by the signature check above
+        raise TypeError(f"{reserved} are set by decompose() and cannot be given.")
+
+
+def _check_n_components(n_components) -> int:
+    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
+        raise TypeError(
+            f"n_components must be a positive integer (the number of phases), got {n_components!r}."
+        )
+    if n_components < 1:
+        raise ValueError(f"n_components={n_components} must be >= 1 (the number of phases).")
+    return int(n_components)
+
+
+def _navigation_mask(navigation_mask, closing) -> Any:
+    """Return the mask to use (None or boolean); warn and drop exspy vacuum masks."""
+    if navigation_mask is None:
+        return None
+    if isinstance(navigation_mask, (bool, np.bool_)):
+        if navigation_mask:
+            raise ValueError(
+                "navigation_mask=True would exclude every pixel; pass None or a boolean mask."
+            )
+        return None
+    if isinstance(navigation_mask, numbers.Real):
+        warnings.warn(
+            f"navigation_mask={navigation_mask!r} asks for exspy's vacuum mask, which removes "
+            "the low-count pixels that esmpy's Poisson model needs (on sparse data it can mask "
+            "almost every pixel): it is ignored and every pixel is fitted. To exclude pixels, "
+            "pass a boolean mask (True = excluded).",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    if closing is not None:
+        _logger.debug("closing=%r ignored: it only applies to exspy's vacuum mask", closing)
+    return navigation_mask
+
+
+def _mask_array(mask, signal, kind: str) -> np.ndarray | None:
+    """A user mask (numpy array or BaseSignal, True = excluded) as a flat bool array."""
+    if mask is None:
+        return None
+    from hyperspy.signal import BaseSignal
+
+    am = signal.axes_manager
+    if isinstance(mask, BaseSignal):
+        arr = np.asarray(mask.data)
+    else:
+        arr = np.asarray(mask)
+        if kind == "navigation" and arr.ndim > 1:
+            arr = arr.T  # HyperSpy's numpy navigation masks are in (x, y) order
+    expected = am._signal_shape_in_array if kind == "signal" else am._navigation_shape_in_array
+    if arr.dtype != bool or arr.size != int(np.prod(expected)):
+        raise ValueError(
+            f"{kind}_mask must be a boolean array or signal with the {kind} shape "
+            f"{tuple(expected)[::-1]} (True = excluded), got dtype {arr.dtype} and shape "
+            f"{arr.shape}."
+        )
+    return arr.reshape(-1)
+
+
+def _ignored_elements(ignore_elements) -> tuple[str, ...]:
+    if ignore_elements is None:
+        return ()
+    if isinstance(ignore_elements, str):
+        ignore_elements = [ignore_elements]
+    return md.validate_elements(ignore_elements)
+
+
+def _build_detector(detector, resolution: md.MetadataValue):
+    """Detector from the argument (Detector or dict of its fields) or the metadata resolution."""
+    from esmpy_hs.physics import Detector
+
+    if detector is None:
+        return Detector(resolution_mnka=resolution.value), resolution
+    if isinstance(detector, Detector):
+        return detector, md.MetadataValue(
+            float(detector.resolution_mnka), "argument", resolution.key, "from detector="
+        )
+    if isinstance(detector, dict):
+        fields = {"resolution_mnka": resolution.value, **detector}
+        source = (
+            resolution
+            if "resolution_mnka" not in detector
+            else md.MetadataValue(
+                float(fields["resolution_mnka"]), "argument", resolution.key, "from detector="
+            )
+        )
+        return Detector(**fields), source
+    raise TypeError(
+        f"detector must be an esmpy_hs.physics.Detector or a dict of its parameters, got "
+        f"{type(detector).__name__}."
+    )
+
+
+def _energy_window(
+    energies: np.ndarray, energy_range, low_cut: float, beam_energy: float, axis_end: float
+) -> tuple[np.ndarray, tuple[float, float]]:
+    if energy_range is None:
+        lo, hi = low_cut, min(axis_end, beam_energy)
+    else:
+        try:
+            lo, hi = (float(v) for v in energy_range)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"energy_range must be (low, high) in keV, got {energy_range!r}."
+            ) from None
+        if not lo < hi:
+            raise ValueError(f"energy_range={energy_range!r}: low must be below high (keV).")
+        lo = max(lo, low_cut)
+    return (energies >= lo) & (energies <= hi), (lo, hi)
+
+
+def _storable(value: Any) -> Any:
+    """Plain data that h5py/.hspy stores and restores (dicts, lists of scalars, arrays)."""
+    if isinstance(value, dict):
+        return {str(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_storable(v) for v in value]
+        if any(isinstance(v, (dict, list, np.ndarray)) for v in items):
+            return {str(i): v for i, v in enumerate(items)}
+        return items
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__name__}"
+    if isinstance(value, np.dtype):
+        return str(value)
+    return repr(value)
+
+
+def _fixed_W_matrix(fixed_W, labels: list[str], k: int) -> np.ndarray | None:
+    """``fixed_W`` as an (n_G, k) array with NaN = free.
+
+    Accepts an array, ``{label: {phase: value}}`` or ``{(label, phase): value}``.
+    """
+    if fixed_W is None:
+        return None
+    if not isinstance(fixed_W, dict):
+        arr = np.asarray(fixed_W, dtype=float)
+        if arr.shape != (len(labels), k):
+            raise ValueError(
+                f"fixed_W has shape {arr.shape}; it must be (n_G, n_components) = "
+                f"{(len(labels), k)} with rows {labels} (NaN = free), or a dict "
+                "{label: {phase: value}}."
+            )
+        return arr
+    out = np.full((len(labels), k), np.nan)
+    items: list[tuple[Any, Any, Any]] = []
+    for key, value in fixed_W.items():
+        if isinstance(key, tuple) and len(key) == 2:
+            items.append((key[0], key[1], value))
+        elif isinstance(value, dict):
+            items.extend((key, phase, v) for phase, v in value.items())
+        else:
+            raise ValueError(
+                f"fixed_W entry {key!r}: {value!r} not understood; use {{label: {{phase: value}}}} "
+                "or {(label, phase): value}."
+            )
+    for label, phase, value in items:
+        if label not in labels:
+            raise ValueError(f"fixed_W label {label!r} is not a column of G; G has {labels}.")
+        if not (isinstance(phase, numbers.Integral) and 0 <= phase < k):
+            raise ValueError(f"fixed_W phase {phase!r} must be an integer in [0, {k}).")
+        out[labels.index(label), phase] = float(value)
+    return out
+
+
+def _check_counts(data: np.ndarray, fit: np.ndarray, nav_keep: np.ndarray | None) -> None:
+    """NaN/inf or negative counts in the fitted part of the data -> ValueError."""
+    sub = data[:, fit] if nav_keep is None else data[nav_keep][:, fit]
+    if not np.all(np.isfinite(sub)):
+        n = int(np.size(sub) - np.count_nonzero(np.isfinite(sub)))
+        raise ValueError(
+            f"The data contain {n} NaN or infinite values in the fitted channels. esmpy needs "
+            "counts: replace them (e.g. s.data = np.nan_to_num(s.data)) or exclude those "
+            "pixels with navigation_mask=..."
+        )
+    min_value = sub.min() if sub.size else 0
+    if min_value < 0:
+        n = int(np.count_nonzero(sub < 0))
+        raise ValueError(
+            f"The data contain {n} negative values (minimum {min_value:g}) in the fitted "
+            "channels. esmpy's Poisson model needs raw X-ray counts (>= 0): use data without "
+            "background subtraction, or clip a copy (s2 = s.deepcopy(); "
+            "s2.data[s2.data < 0] = 0)."
+        )
+
+
+def _work_data(signal, dtype) -> tuple[np.ndarray, bool]:
+    """Float data for the fit (the user's array when already float; a copy otherwise)."""
+    data = signal.data
+    is_lazy = bool(getattr(signal, "_lazy", False))
+    if is_lazy:
+        target = (
+            data.dtype
+            if np.issubdtype(data.dtype, np.floating) and data.dtype.itemsize >= 4
+            else np.dtype(dtype)
+        )
+        return np.asarray(data.astype(target).compute()), True
+    data = np.asarray(data)
+    if np.issubdtype(data.dtype, np.floating) and data.dtype.itemsize >= 4:
+        return data, False
+    return data.astype(dtype), True
+
+
+# --- main entry point ----------------------------------------------------------------------
+
+
+def decompose(
+    s,
+    n_components: int,
+    *,
+    elements=None,
+    add_elements=None,
+    ignore_elements=None,
+    thickness: float | None = None,
+    density: float | None = None,
+    detector=None,
+    energy_range: tuple[float, float] | None = None,
+    low_cut: float = DEFAULT_LOW_CUT,
+    signal_mask=None,
+    navigation_mask=None,
+    normalize_poissonian_noise: bool = False,
+    closing=None,
+    show_progressbar: bool | None = None,
+    print_info: bool = True,
+    return_info: bool = False,
+    **estimator_options,
+):
+    """Decompose an EDS spectrum image into phases with the physics-guided esmpy NMF.
+
+    The counts are modelled as Y ≈ G·W·H: G is simulated from the microscope metadata (one
+    column per element with all its X-ray lines, plus two bremsstrahlung columns), W holds
+    the element content of each phase and H the abundance of each phase in each pixel (the
+    abundances of a pixel sum to one). Works on any EDS TEM signal (exspy's
+    ``EDSTEMSpectrum``, :class:`~esmpy_hs.signals.EsmpyEDSTEMSpectrum`, loaded
+    ``.hspy``/``.emd``/``.bcf`` files), eager or lazy. The signal's data are never modified.
+
+    Parameters read from the metadata (see :mod:`esmpy_hs.metadata`): beam energy (required;
+    set with ``s.set_microscope_parameters(beam_energy=...)``), energy resolution at Mn Kα
+    (default 130 eV, noted), take-off angle (from stage tilt, detector azimuth and elevation),
+    elements (``Sample.elements``), thickness (``Sample.thickness``, nm unless
+    ``Sample.thickness_units`` says otherwise) and density (``Sample.density``, g/cm³).
+
+    Parameters
+    ----------
+    s : hyperspy.signal.BaseSignal
+        EDS spectrum image with one energy axis (eV or keV, uniform) and at least two pixels.
+    n_components : int
+        Number of phases k.
+    elements : list of str, optional
+        Elements to model; replaces ``Sample.elements``.
+    add_elements : list of str, optional
+        Elements modelled in addition to ``elements`` / ``Sample.elements``.
+    ignore_elements : list of str, optional
+        Elements modelled as free columns of G but excluded from quantification (e.g.
+        ``["Cu"]`` for the grid). Added to the model if absent.
+    thickness : float, optional
+        Sample thickness in nm (overrides ``Sample.thickness``); None or 0: no absorption.
+    density : float, optional
+        g/cm³ (overrides ``Sample.density``).
+    detector : esmpy_hs.physics.Detector or dict, optional
+        Detector description; a dict gives :class:`~esmpy_hs.physics.Detector` fields, with
+        the resolution from the metadata unless it contains ``resolution_mnka``.
+    energy_range : (float, float), optional
+        keV range fitted. Default ``(low_cut, min(axis end, beam energy))``: the zero-energy
+        region is excluded.
+    low_cut : float
+        keV; channels at or below it are never fitted (default 0.15).
+    signal_mask : numpy.ndarray or BaseSignal, optional
+        Boolean, True = channel excluded from the fit (on top of the energy range). Factors
+        are still given over the whole axis.
+    navigation_mask : numpy.ndarray or BaseSignal, optional
+        Boolean, True = pixel excluded; its loadings are NaN. A float (exspy's vacuum mask)
+        is ignored with a warning. With a mask the pixels are not on a full grid, so the
+        spatial smoothness is switched off.
+    normalize_poissonian_noise : bool
+        Must stay False: esmpy models raw counts. True gives a warning and is ignored.
+    closing : bool, optional
+        exspy's vacuum-mask option; ignored.
+    show_progressbar : bool, optional
+        Default: ``hs.preferences.General.show_progressbar``.
+    print_info : bool
+        Log a summary (logger ``esmpy_hs.decompose``, level INFO). Nothing is printed.
+    return_info : bool
+        Return the fitted :class:`~esmpy_hs.nmf.EsmpyNMF`.
+    **estimator_options
+        Any :class:`~esmpy_hs.nmf.EsmpyNMF` option: ``max_iter``, ``tol``, ``random_state``,
+        ``init``, ``smoothness``, ``sparsity``, ``simplex``, ``fixed_W`` (array (n_G, k), NaN =
+        free, or ``{label: {phase: value}}``), ``fixed_H``, ``dtype``, ``n_threads``,
+        ``callback``, ...
+
+    Returns
+    -------
+    esmpy_hs.nmf.EsmpyNMF or None
+        The fitted estimator if ``return_info``.
+
+    Raises
+    ------
+    ValueError
+        Missing beam energy, no elements, unknown element, no element with a line in the
+        energy range, non-uniform or non-energy axis, fewer than 2 pixels, NaN or negative
+        counts. The signal is unchanged after any failure.
+
+    Notes
+    -----
+    Results are stored in ``s.learning_results`` (``factors`` = G·W over the whole axis,
+    ``loadings`` = Hᵀ, ``decomposition_algorithm = "esmpy"``, plus ``esmpy_W``, ``esmpy_G``,
+    ``esmpy_fit_mask`` and ``esmpy_params``); they survive ``s.save()``. Use
+    :func:`esmpy_hs.get_phase_compositions`, :func:`esmpy_hs.export_results` and the plots
+    of :mod:`esmpy_hs.plotting`. Lazy signals are computed into memory for the fit.
+
+    Examples
+    --------
+    >>> import esmpy_hs
+    >>> s.add_elements(["Si", "O", "C"])                          # doctest: +SKIP
+    >>> esmpy_hs.decompose(s, 2, ignore_elements=["Cu"])          # doctest: +SKIP
+    >>> print(esmpy_hs.get_phase_compositions(s))                 # doctest: +SKIP
+    """
+    import hyperspy.api as hs
+    from hyperspy.signal import BaseSignal
+
+    from esmpy_hs import __version__
+    from esmpy_hs.physics import EDXSModel, EnergyAxis, Sample
+
+    # -- arguments and signal checks (nothing touches s) ------------------------------------
+    if not isinstance(s, BaseSignal):
+        raise TypeError(
+            f"decompose() needs a HyperSpy signal (e.g. loaded with hs.load), got "
+            f"{type(s).__name__}."
+        )
+    k = _check_n_components(n_components)
+    _check_estimator_options(estimator_options)
+    if normalize_poissonian_noise:
+        warnings.warn(
+            "normalize_poissonian_noise=True is ignored: esmpy fits a Poisson model to the raw "
+            "counts, which the Keenan-Kotula scaling would destroy.",
+            UserWarning,
+            stacklevel=2,
+        )
+    navigation_mask = _navigation_mask(navigation_mask, closing)
+    if show_progressbar is None:
+        show_progressbar = bool(hs.preferences.General.show_progressbar)
+
+    axis_info = md.read_energy_axis(s)
+    am = s.axes_manager
+    n_pixels = int(am.navigation_size)
+    if n_pixels < 2:
+        raise ValueError(
+            f"The navigation size is {n_pixels}: a decomposition needs a spectrum image (at "
+            "least 2 pixels). For a single spectrum, fit a model instead (s.create_model())."
+        )
+    ignored = _ignored_elements(ignore_elements)
+    params = md.read_parameters(
+        s,
+        elements=elements,
+        add_elements=add_elements,
+        thickness=thickness,
+        density=density,
+    )
+    model_elements = list(params.elements.value)
+    model_elements += [e for e in ignored if e not in model_elements]
+
+    # -- physics: G over the full axis ------------------------------------------------------
+    detector_obj, resolution = _build_detector(detector, params.energy_resolution_MnKa)
+    energy_axis = EnergyAxis(
+        offset=axis_info.offset, scale=axis_info.scale, size=axis_info.size, units="keV"
+    )
+    sample = Sample(
+        thickness=params.thickness.value,
+        density=params.density.value,
+        take_off_angle=params.take_off_angle.value,
+        composition=None,
+    )
+    beam = params.beam_energy.value
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = EDXSModel(
+            beam_energy=beam,
+            energy_axis=energy_axis,
+            elements=model_elements,
+            detector=detector_obj,
+            sample=sample,
+            low_cut=low_cut,
+            bremsstrahlung=True,
+        )
+        G_full = np.asarray(model.build_G(dtype=np.float64), dtype=np.float64)
+    dropped = [e for e in model_elements if e not in model.elements]
+    for w in caught:
+        if not (
+            dropped
+            and issubclass(w.category, UserWarning)
+            and any(e in str(w.message) for e in dropped)
+        ):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    energies = axis_info.offset + axis_info.scale * np.arange(axis_info.size)
+    window, used_range = _energy_window(energies, energy_range, low_cut, beam, axis_info.end)
+    fit = np.asarray(model.fit_mask, dtype=bool) & window
+    user_signal_mask = _mask_array(signal_mask, s, "signal")
+    if user_signal_mask is not None:
+        fit &= ~user_signal_mask
+    if dropped:
+        warnings.warn(
+            f"Element(s) {dropped} have no X-ray line between {low_cut:g} keV and "
+            f"{min(axis_info.end, beam):g} keV (the axis end or the beam energy) and are left "
+            "out of the model. Remove them from the elements, or use data whose energy axis "
+            "covers their lines.",
+            UserWarning,
+            stacklevel=2,
+        )
+    quantified = [e for e in model.elements if e not in ignored]
+    if not quantified:
+        raise ValueError(
+            f"None of the elements {list(params.elements.value)} has an X-ray line in the "
+            f"energy range {used_range[0]:g}-{used_range[1]:g} keV, so there is nothing to "
+            "quantify. Check the elements (s.add_elements([...]) or elements=...) and the "
+            "energy axis calibration."
+        )
+    labels = [str(lab) for lab in model.labels]
+    n_fit = int(fit.sum())
+    if n_fit < len(labels):
+        raise ValueError(
+            f"Only {n_fit} channels are left to fit (energy range {used_range[0]:g}-"
+            f"{used_range[1]:g} keV and signal_mask); at least {len(labels)} are needed. "
+            "Widen energy_range or relax signal_mask."
+        )
+    column_sums = G_full[fit].sum(axis=0)
+    if np.any(column_sums <= 0):
+        empty = [lab for lab, v in zip(labels, column_sums, strict=True) if v <= 0]
+        raise ValueError(
+            f"The G columns {empty} are zero over the fitted channels; widen energy_range or "
+            "relax signal_mask so their lines are included."
+        )
+
+    # -- data: a float array for a private work signal --------------------------------------
+    nav_mask_flat = _mask_array(navigation_mask, s, "navigation")
+    estimator_dtype = estimator_options.get("dtype", np.float32)
+    data, copied = _work_data(s, estimator_dtype)
+    flat = data.reshape(n_pixels, axis_info.size)
+    _check_counts(flat, fit, None if nav_mask_flat is None else ~nav_mask_flat)
+    if copied:
+        _logger.info("data cast to %s on a copy for the fit (the signal is unchanged)", data.dtype)
+
+    nav_dim = am.navigation_dimension
+    shape_2d: tuple[int, int] | None
+    if nav_mask_flat is not None and nav_mask_flat.any():
+        shape_2d = None
+        if estimator_options.get("smoothness", "auto") not in (0, 0.0, None, "auto"):
+            warnings.warn(
+                "Spatial smoothness is switched off: with a navigation_mask the fitted pixels "
+                "are not a full grid.",
+                UserWarning,
+                stacklevel=2,
+            )
+        estimator_options["smoothness"] = 0.0
+    elif nav_dim == 2:
+        shape_2d = tuple(int(n) for n in am._navigation_shape_in_array)
+    elif nav_dim == 1:
+        shape_2d = (1, n_pixels)
+    else:
+        shape_2d = None
+    if "fixed_W" in estimator_options:
+        estimator_options["fixed_W"] = _fixed_W_matrix(estimator_options["fixed_W"], labels, k)
+
+    estimator = _estimator_class()(
+        n_components=k,
+        G=G_full[fit],
+        shape_2d=shape_2d,
+        show_progressbar=show_progressbar,
+        **estimator_options,
+    )
+
+    from hyperspy.signals import Signal1D
+
+    axes = [ax.get_axis_dictionary() for ax in am._get_axes_in_natural_order()]
+    work = Signal1D(data, axes=axes)
+    _logger.info(
+        "esmpy: fitting %d phases on %d pixels x %d channels (%d G columns)",
+        k,
+        n_pixels,
+        n_fit,
+        len(labels),
+    )
+    work.decomposition(
+        algorithm=estimator,
+        output_dimension=k,
+        normalize_poissonian_noise=False,
+        navigation_mask=None
+        if nav_mask_flat is None
+        else nav_mask_flat.reshape(am._navigation_shape_in_array).T,
+        signal_mask=~fit,
+        print_info=False,
+        return_info=True,
+    )
+
+    # -- write back --------------------------------------------------------------------------
+    lr = work.learning_results
+    W = np.asarray(estimator.W_, dtype=np.float64)
+    lr.factors = G_full @ W
+    lr.decomposition_algorithm = ESMPY_ALGORITHM
+    lr.output_dimension = k
+    lr.esmpy_W = W
+    lr.esmpy_G = G_full
+    lr.esmpy_fit_mask = fit.copy()
+    metadata_used = params.to_dict()
+    metadata_used["energy_resolution_MnKa"] = resolution.to_dict()
+    metadata_used["detector"] = detector_obj.as_dict()
+    metadata_used["energy_range_keV"] = [float(v) for v in used_range]
+    metadata_used["low_cut_keV"] = float(low_cut)
+    estimator_params = {
+        name: value for name, value in estimator.get_params(deep=False).items() if name != "G"
+    }
+    lr.esmpy_params = _storable(
+        {
+            "version": __version__,
+            "n_components": k,
+            "G_labels": labels,
+            "elements": [str(e) for e in model.elements],
+            "ignored_elements": [e for e in ignored if e in model.elements],
+            "quantified_elements": quantified,
+            "dropped_elements": dropped,
+            "scale_factors": getattr(model, "scale_factors", None),
+            "estimator": estimator_params,
+            "metadata": metadata_used,
+            "notes": list(params.notes),
+            "n_fit_channels": n_fit,
+            "n_iter": int(getattr(estimator, "n_iter_", -1)),
+            "stop_reason": str(getattr(estimator, "stop_reason_", "")),
+            "reconstruction_err": float(getattr(estimator, "reconstruction_err_", np.nan)),
+        }
+    )
+    s.learning_results.__dict__.update(lr.__dict__)
+
+    if print_info:
+        _logger.info(_summary(s.learning_results.esmpy_params, params))
+    return estimator if return_info else None
+
+
+def _summary(esmpy_params: dict, params: md.MicroscopeParameters) -> str:
+    meta = esmpy_params["metadata"]
+    lines = [
+        "esmpy decomposition:",
+        f"  phases: {esmpy_params['n_components']}",
+        f"  elements: {', '.join(esmpy_params['quantified_elements'])}"
+        + (
+            f" (ignored: {', '.join(esmpy_params['ignored_elements'])})"
+            if esmpy_params["ignored_elements"]
+            else ""
+        ),
+        f"  beam energy: {meta['beam_energy']['value']:g} keV ({meta['beam_energy']['source']})",
+        f"  resolution Mn Ka: {meta['energy_resolution_MnKa']['value']:g} eV "
+        f"({meta['energy_resolution_MnKa']['source']})",
+        f"  take-off angle: {meta['take_off_angle']['value']:.3g} deg "
+        f"({meta['take_off_angle']['source']})",
+        f"  energy range: {meta['energy_range_keV'][0]:g}-{meta['energy_range_keV'][1]:g} keV",
+        f"  iterations: {esmpy_params['n_iter']} ({esmpy_params['stop_reason']})",
+    ]
+    lines += [f"  note: {n}" for n in params.notes]
+    return "\n".join(lines)
