@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -194,7 +194,8 @@ class Detector:
                 raise ValueError("efficiency_curve energies must be finite and strictly increasing")
             if not np.all(np.isfinite(v)) or np.any(v < 0):
                 raise ValueError("efficiency_curve values must be finite and >= 0")
-            object.__setattr__(self, "efficiency_curve", (e, v))
+            # stored as tuples: the detector stays comparable and hashable
+            object.__setattr__(self, "efficiency_curve", (tuple(e.tolist()), tuple(v.tolist())))
 
     # --- resolution -------------------------------------------------------------------------
     def _law(self) -> tuple[float, float]:
@@ -222,7 +223,7 @@ class Detector:
         e = np.asarray(energy_keV, dtype=np.float64)
         if self.efficiency_curve is not None:
             ce, cv = self.efficiency_curve
-            return np.interp(e, ce, cv)
+            return np.interp(e, np.asarray(ce), np.asarray(cv))
         tau = np.zeros(e.shape)
         for layer in self.window:
             tau += layer.optical_depth(e)
@@ -236,25 +237,18 @@ class Detector:
         return self.open_area_fraction * np.exp(-tau) * -np.expm1(-active)
 
     def as_dict(self) -> dict:
-        """Parameters as plain Python values (for metadata / results)."""
-        d = {
-            "resolution_mnka": float(self.resolution_mnka),
-            "noise_fwhm": None if self.noise_fwhm is None else float(self.noise_fwhm),
-            "fano_factor": float(self.fano_factor),
-            "pair_energy": float(self.pair_energy),
-            "min_noise_fwhm": float(self.min_noise_fwhm),
-            "active_thickness_mm": float(self.active_thickness_mm),
-            "contact_material": self.contact_material,
-            "contact_thickness_nm": float(self.contact_thickness_nm),
-            "dead_layer_nm": float(self.dead_layer_nm),
-            "window": [
-                {"material": w.material, "thickness_nm": w.thickness_nm, "density": w.density}
-                for w in self.window
-            ],
-            "open_area_fraction": float(self.open_area_fraction),
-            "active_attenuation": self.active_attenuation,
-            "efficiency_curve": None
-            if self.efficiency_curve is None
-            else [np.asarray(a).tolist() for a in self.efficiency_curve],
-        }
-        return d
+        """All parameters (including those of subclasses) as plain Python values."""
+        out: dict = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "window":
+                value = [
+                    {"material": w.material, "thickness_nm": w.thickness_nm, "density": w.density}
+                    for w in value
+                ]
+            elif f.name == "efficiency_curve" and value is not None:
+                value = [list(value[0]), list(value[1])]
+            elif isinstance(value, (np.floating, np.integer)):
+                value = value.item()
+            out[f.name] = value
+        return out

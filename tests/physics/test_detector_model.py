@@ -117,3 +117,17 @@ def test_layer_errors():
         Layer("Si3N4", 50.0)  # a bare formula has no tabulated density
     with pytest.raises(ValueError, match="unknown material"):
         Layer("Xx9", 50.0, density=1.0).optical_depth(1.0)
+
+
+def test_detector_as_dict_round_trip_and_equality():
+    det = Detector(
+        resolution_mnka=127.0,
+        window=(Layer("Si3N4", 40.0, density=3.17),),
+        efficiency_curve=([0.1, 1.0, 20.0], [0.2, 0.9, 0.4]),
+    )
+    d = det.as_dict()
+    assert d["resolution_mnka"] == 127.0
+    assert d["window"] == [{"material": "Si3N4", "thickness_nm": 40.0, "density": 3.17}]
+    assert d["efficiency_curve"] == [[0.1, 1.0, 20.0], [0.2, 0.9, 0.4]]
+    again = Detector(**{**d, "window": (Layer(**d["window"][0]),)})
+    assert again == det and hash(again) == hash(det)

@@ -214,3 +214,14 @@ def test_as_dict_is_plain(model):
     assert d["beam_energy"] == 200.0 and d["labels"] == model.labels
     assert d["sample"]["composition"] == pytest.approx({"Fe": 1 / 3, "O": 1 / 3, "Si": 1 / 3})
     assert d["energy_axis"] == {"offset": 0.0, "scale": 0.01, "size": 2048, "units": "keV"}
+
+
+def test_axis_with_negative_energies_and_zero_low_cut():
+    # channels at E <= 0 are never used: no division by zero, rows are 0
+    axis = EnergyAxis(offset=-200.0, scale=10.0, size=1000, units="eV")
+    m = EDXSModel(200.0, axis, ["Si", "C"], low_cut=0.0, sample=Sample(thickness=50.0))
+    G = m.build_G()
+    assert np.all(np.isfinite(G)) and np.all(G >= 0)
+    assert np.all(G[m.energies <= 0] == 0)
+    assert not m.fit_mask[m.energies <= 0].any()
+    assert np.all(G[m.fit_mask, 2:] > 0)
