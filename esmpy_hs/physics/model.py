@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -20,6 +21,45 @@ __all__ = ["BREMSSTRAHLUNG_LABELS", "EDXSModel"]
 
 #: Labels of the two bremsstrahlung columns.
 BREMSSTRAHLUNG_LABELS = ("bremsstrahlung_0", "bremsstrahlung_1")
+
+
+def _check_line_factors(
+    factors: Mapping[str, float] | None, elements: list[str]
+) -> dict[str, float]:
+    """Validate ``line_factors`` keys (``"Fe_La"``, ``"Fe_L"``, ``"Fe_L3M5"``) and values."""
+    if not factors:
+        return {}
+    out: dict[str, float] = {}
+    for key, value in factors.items():
+        sym, sep, name = str(key).partition("_")
+        if not sep or not name:
+            raise ValueError(
+                f"line_factors key {key!r} must look like 'Fe_La', 'Fe_L' or 'Fe_L3M5'"
+            )
+        sym = element_symbol(sym)
+        if sym not in elements:
+            raise ValueError(f"line_factors key {key!r}: {sym} is not among the elements")
+        v = float(value)
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"line_factors[{key!r}] must be finite and >= 0, got {value!r}")
+        out[f"{sym}_{name}"] = v
+    return out
+
+
+def _apply_factors(lines: list[Line], factors: dict[str, float]) -> list[Line]:
+    """Scale the emission cross sections of the lines matched by ``factors``."""
+    if not factors:
+        return lines
+    out = []
+    for ln in lines:
+        f = 1.0
+        for name in {ln.siegbahn, ln.iupac, ln.iupac[0]}:
+            f *= factors.get(f"{ln.element}_{name}", 1.0)
+        if f != 1.0:
+            sigma = ln.cross_section_cm2 * f
+            ln = replace(ln, cross_section_cm2=sigma, weight=sigma * ln.efficiency * ln.absorption)
+        out.append(ln)
+    return out
 
 
 class EDXSModel:
@@ -54,6 +94,12 @@ class EDXSModel:
         strongest line are neglected.
     cascade : bool
         Include the vacancy cascade (Coster–Kronig, radiative and Auger transfer).
+    line_factors : mapping, optional
+        Multiplicative corrections of emission cross sections, e.g. from measured k-factors:
+        keys ``"<element>_<family>"`` with a HyperSpy family name (``"Fe_La"``, ``"Fe_Ka"``) or
+        an IUPAC line (``"Fe_L3M5"``), or ``"<element>_<series>"`` for a whole series
+        (``"Fe_L"``, ``"Au_M"``). A line matched by several keys gets the product of their
+        factors. The factors are applied to :attr:`Line.cross_section_cm2`.
 
     Attributes
     ----------
@@ -86,6 +132,7 @@ class EDXSModel:
         bremsstrahlung: bool = True,
         line_threshold: float = 1e-4,
         cascade: bool = True,
+        line_factors: Mapping[str, float] | None = None,
     ) -> None:
         e0 = float(beam_energy)
         if not np.isfinite(e0) or e0 <= 0:
@@ -128,6 +175,7 @@ class EDXSModel:
         self.bremsstrahlung = bool(bremsstrahlung)
         self.line_threshold = float(line_threshold)
         self.cascade = bool(cascade)
+        self.line_factors = _check_line_factors(line_factors, requested)
         self.requested_elements = requested
 
         energies = energy_axis.energies
@@ -141,7 +189,9 @@ class EDXSModel:
         self.dropped_elements: list[str] = []
         candidate: dict[str, list[Line]] = {}
         for sym in requested:
-            all_lines = emission_lines(sym, e0, cascade=self.cascade)
+            all_lines = _apply_factors(
+                emission_lines(sym, e0, cascade=self.cascade), self.line_factors
+            )
             strongest = max((ln.cross_section_cm2 for ln in all_lines), default=0.0)
             keep = [
                 ln
@@ -312,6 +362,7 @@ class EDXSModel:
             "bremsstrahlung": self.bremsstrahlung,
             "line_threshold": self.line_threshold,
             "cascade": self.cascade,
+            "line_factors": dict(self.line_factors),
             "labels": list(self.labels),
             "scale_factors": self.scale_factors,
         }

@@ -225,3 +225,25 @@ def test_axis_with_negative_energies_and_zero_low_cut():
     assert np.all(G[m.energies <= 0] == 0)
     assert not m.fit_mask[m.energies <= 0].any()
     assert np.all(G[m.fit_mask, 2:] > 0)
+
+
+def test_line_factors():
+    base = EDXSModel(200.0, AXIS, ["Fe", "O"])
+    m = EDXSModel(200.0, AXIS, ["Fe", "O"], line_factors={"Fe_La": 1.5, "Fe_L": 2.0, "O_KL3": 0.0})
+    ref = {(ln.element, ln.iupac): ln for v in base.lines.values() for ln in v}
+    for sym, lines in m.lines.items():
+        for ln in lines:
+            r = ref[(sym, ln.iupac)]
+            f = 1.0
+            if sym == "Fe" and ln.iupac.startswith("L"):
+                f = 2.0 * (1.5 if ln.siegbahn == "La" else 1.0)
+            if sym == "O" and ln.iupac == "KL3":
+                f = 0.0
+            assert ln.cross_section_cm2 == pytest.approx(r.cross_section_cm2 * f, rel=1e-12)
+            assert ln.weight == pytest.approx(r.weight * f, rel=1e-12)
+    with pytest.raises(ValueError, match="not among the elements"):
+        EDXSModel(200.0, AXIS, ["Fe"], line_factors={"Cu_Ka": 1.1})
+    with pytest.raises(ValueError, match="must look like"):
+        EDXSModel(200.0, AXIS, ["Fe"], line_factors={"FeKa": 1.1})
+    with pytest.raises(ValueError, match=">= 0"):
+        EDXSModel(200.0, AXIS, ["Fe"], line_factors={"Fe_Ka": -1})
