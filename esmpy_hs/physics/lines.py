@@ -12,6 +12,10 @@ vacancy moves to a less bound shell among these nine:
 The emission cross section of line S→X is σ_line = n(S)·ω_S·RR(S→X) (cm² per atom per
 electron). The outer-shell hole left by a Coster–Kronig electron is not followed (it lies in a
 shell above the ones modelled, or its effect on M emission is below the data's accuracy).
+
+Data limits (xraylib 4.3): K lines from B (Z = 5); no lines for H–Be; M lines from Cd (Z = 48),
+but the M5 fluorescence yield only from Ce (Z = 58) and Mα (M5N6,7) only from Gd (Z = 64), so the
+Mα of e.g. Sn, Ba, La is not modelled (their L lines are).
 """
 
 from __future__ import annotations

@@ -83,7 +83,9 @@ class EDXSModel:
     detector : Detector, optional
         Detector model (default ``Detector()``: 130 eV at Mn Kα, windowless SDD).
     sample : Sample, optional
-        Sample model (default ``Sample()``: no absorption).
+        Sample model (default ``Sample()``: no absorption). Without ``sample.composition``
+        the absorbing matrix has equal atomic fractions of all requested elements (dropped
+        ones included: they are in the sample even if they have no line on the axis).
     low_cut : float
         Channels with E ≤ ``low_cut`` (keV) are excluded: their rows of G are 0 and
         ``fit_mask`` is False there. Also the lowest energy at which a line is kept.
