@@ -120,3 +120,18 @@ def test_maps_from_array():
         maps_from_array(np.full((2, 3, 3), np.nan))
     with pytest.raises(ValueError, match="shape"):
         maps_from_array(np.ones(4))
+
+
+@pytest.mark.parametrize("size", [16, 32, 128])
+def test_paper_maps_layout(size):
+    from esmpy_hs.datasets import paper_maps
+
+    for seed in range(3):
+        m = paper_maps(size, seed=seed)
+        _assert_simplex(m, (3, size, size))
+        # the matrix dominates; both particle phases are present and reach full thickness
+        fractions = m.reshape(3, -1).mean(axis=1)
+        assert 0.6 < fractions[0] < 0.9
+        assert fractions[1] > 0.03 and fractions[2] > 0.03
+    with pytest.raises(ValueError, match="size"):
+        paper_maps(8)
