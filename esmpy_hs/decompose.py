@@ -442,16 +442,23 @@ def decompose(
     beam = params.beam_energy.value
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = EDXSModel(
-            beam_energy=beam,
-            energy_axis=energy_axis,
-            elements=model_elements,
-            detector=detector_obj,
-            sample=sample,
-            low_cut=low_cut,
-            bremsstrahlung=True,
-        )
-        G_full = np.asarray(model.build_G(dtype=np.float64), dtype=np.float64)
+        try:
+            model = EDXSModel(
+                beam_energy=beam,
+                energy_axis=energy_axis,
+                elements=model_elements,
+                detector=detector_obj,
+                sample=sample,
+                low_cut=low_cut,
+                bremsstrahlung=True,
+            )
+            G_full = np.asarray(model.build_G(dtype=np.float64), dtype=np.float64)
+        except ValueError as err:
+            raise ValueError(
+                f"The X-ray model could not be built for elements {model_elements}: {err}. "
+                "Check the elements (s.add_elements([...]) or elements=[...]), the energy axis "
+                "calibration and the beam energy (s.set_microscope_parameters(beam_energy=...))."
+            ) from err
     dropped = [e for e in model_elements if e not in model.elements]
     for w in caught:
         if not (
