@@ -16,7 +16,18 @@ from esmpy_hs._version import __version__
 # sub-command -> (module, one-line help); each module defines ``add_arguments(parser)`` and
 # ``run(args) -> int``.
 _COMMANDS = {
-    "selfcheck": ("esmpy_hs._selfcheck", "check that the installation works (HyperSpy registration)"),
+    "selfcheck": (
+        "esmpy_hs._selfcheck",
+        "check that the installation works (HyperSpy registration)",
+    ),
+    "decompose": (
+        "esmpy_hs.batch.decompose_command",
+        "decompose many spectrum images (files, folders, globs) and write results, CSV, PNG",
+    ),
+    "info": (
+        "esmpy_hs.batch.info_command",
+        "show a file's signals and which metadata esmpy would use or is missing",
+    ),
 }
 
 
