@@ -389,6 +389,8 @@ class EvaluationReport:
         ):
             lines.append(f"{name}:  element   true at.%   est. at.%   error")
             for el in err:
+                if truth.get(el, 0.0) == 0 and est.get(el, 0.0) < 5e-5:
+                    continue  # absent on both sides
                 lines.append(
                     f"    {el:>8s} {100 * truth.get(el, 0.0):11.2f} "
                     f"{100 * est.get(el, 0.0):11.2f} {err[el]:+7.2f}"
@@ -460,7 +462,7 @@ def evaluation_report(
     W: np.ndarray | None = None,
     W_labels: Sequence[str] | None = None,
     match_on: str = "spectra",
-    rescale_maps: bool = True,
+    rescale_maps: bool | str = "auto",
     major_threshold: float = 5.0,
     exclude: Sequence[str] = (),
 ) -> EvaluationReport:
@@ -487,12 +489,13 @@ def evaluation_report(
         Row labels of W (element symbols and ``bremsstrahlung_*``).
     match_on : {"spectra", "maps", "both"}
         Matching criterion (see :func:`match_phases`).
-    rescale_maps : bool
+    rescale_maps : bool or "auto"
         Compare maps in abundance units: each estimated map is multiplied by the ratio of its
         spectrum's total counts to the matched true spectrum's total counts (so that
         ``factor × loading`` and ``true spectrum × true map`` are both counts). This makes MSE
-        meaningful for estimators whose loadings are not abundances (e.g. plain NMF); for
-        esmpy it changes the maps only by the small error of the spectra's totals.
+        meaningful for estimators whose loadings are not abundances (e.g. plain NMF).
+        ``"auto"`` (default) rescales only when the loadings do not already sum to one in every
+        pixel (esmpy's H does, and is compared as it is). Correlations do not depend on it.
     major_threshold : float
         Elements above this content (at.%, in the truth) enter the mean absolute error.
     exclude : sequence of str
@@ -551,6 +554,10 @@ def evaluation_report(
             f"loadings of shape {L.shape} do not match {k_est} components × {n_pix} pixels"
         )
 
+    if rescale_maps == "auto":
+        rescale_maps = not np.allclose(est_maps.sum(axis=0), 1.0, rtol=0, atol=1e-3)
+    elif not isinstance(rescale_maps, (bool, np.bool_)):
+        raise ValueError(f"rescale_maps must be True, False or 'auto', got {rescale_maps!r}")
     index = match_phases(
         true_spectra, est_spectra, true_maps=true_maps, est_maps=est_maps, on=match_on
     )

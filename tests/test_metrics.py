@@ -63,6 +63,9 @@ def test_match_phases_recovers_permutation():
     idx = match_phases(spectra, est_spectra[:, :3])
     assert sorted(idx.tolist()) == [-1, 0, 1, 2]
     assert idx[1] == -1  # true phase 1 is the one that was dropped (perm[3] == 1)
+    # more estimated components than true phases: the extra one is left out
+    extra = np.column_stack([est_spectra, rng.random(100)])
+    np.testing.assert_array_equal(match_phases(spectra, extra), expected)
     with pytest.raises(ValueError, match="needs true_maps"):
         match_phases(spectra, est_spectra, on="maps")
 
@@ -117,7 +120,13 @@ def test_evaluation_report_perfect_and_permuted():
     factors = G @ W_est
     loadings = maps[::-1].reshape(2, -1).T  # HyperSpy layout (pixels, k)
     rep = evaluation_report(
-        None, truth, factors=factors, loadings=loadings, W=W_est, W_labels=labels
+        None,
+        truth,
+        factors=factors,
+        loadings=loadings,
+        W=W_est,
+        W_labels=labels,
+        rescale_maps=True,
     )
     assert isinstance(rep, EvaluationReport)
     np.testing.assert_array_equal(rep.matched_index, [1, 0])
@@ -148,6 +157,24 @@ def test_evaluation_report_perfect_and_permuted():
     assert list(df.index) == ["oxide A", "oxide B"]
     assert df.loc["oxide B", "component"] == 0
     assert "Si" in rep.composition_table()
+    # "auto": loadings on the simplex are abundances already, compared unscaled
+    auto = evaluation_report(None, truth, factors=factors, loadings=loadings)
+    np.testing.assert_allclose(auto.map_mse, 0.0, atol=1e-25)
+    # "auto" with NMF-like scaling (spectra ×4, loadings ÷4): rescaled back exactly
+    nmf_like = evaluation_report(
+        None, truth, factors=truth["spectra"] * 4, loadings=maps.reshape(2, -1).T / 4
+    )
+    np.testing.assert_allclose(nmf_like.map_mse, 0.0, atol=1e-25)
+    unscaled = evaluation_report(
+        None,
+        truth,
+        factors=truth["spectra"] * 4,
+        loadings=maps.reshape(2, -1).T / 4,
+        rescale_maps=False,
+    )
+    np.testing.assert_allclose(unscaled.map_mse, (0.75**2) * (maps**2).reshape(2, -1).mean(1))
+    with pytest.raises(ValueError, match="rescale_maps"):
+        evaluation_report(None, truth, factors=factors, loadings=loadings, rescale_maps="yes")
 
 
 def test_evaluation_report_without_W_and_errors():
