@@ -204,3 +204,14 @@ class EsmpyEDSTEMSpectrum(EDSTEMSpectrum):
         from esmpy_hs.plotting import plot_phase_compositions
 
         return plot_phase_compositions(self, *args, **kwargs)
+
+    # -- GUI -----------------------------------------------------------------------------
+    def decomposition_gui(self, display=True, toolkit=None):
+        """Form to set up and run the esmpy decomposition in Jupyter.
+
+        Thin wrapper of :func:`esmpy_hs.gui.decomposition_gui`; see there. Needs the
+        ``gui-jupyter`` extra (``pip install "esmpy-hs[gui-jupyter]"``).
+        """
+        from esmpy_hs.gui import decomposition_gui
+
+        return decomposition_gui(self, display=display, toolkit=toolkit)
