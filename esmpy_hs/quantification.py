@@ -241,7 +241,9 @@ class PhaseCompositions:
         if not np.isfinite(std):
             return f"{value:.1f}"
         std = min(std, 100.0)
-        digits = 1 if std >= 0.095 else 2 if std >= 0.0095 else 3
+        if std < 0.005:
+            return f"{value:.2f} ± <0.01"
+        digits = 1 if std >= 0.095 else 2
         return f"{value:.{digits}f} ± {std:.{digits}f}"
 
     def _rows(self, units: str) -> list[list[str]]:

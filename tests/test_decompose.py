@@ -32,7 +32,7 @@ def _truth_model(resolution=128.0, take_off=22.0):
     return EDXSModel(
         beam_energy=BEAM,
         energy_axis=axis,
-        elements=["Si", "O", "C", "Cu"],
+        elements=["C", "O", "Si", "Cu"],  # the order decompose() uses: metadata, then ignored
         detector=Detector(resolution_mnka=resolution),
         sample=Sample(take_off_angle=take_off),
     )
