@@ -436,11 +436,40 @@ def _truth_field(truth: Any, name: str) -> Any:
     return getattr(truth, name)
 
 
-def _from_signal(s: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str] | None]:
-    lr = getattr(s, "learning_results", None)
+def _from_results(
+    obj: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str] | None, tuple[str, ...]]:
+    """factors, loadings, W, W labels and ignored elements of a decomposition result.
+
+    Accepts an esmpy state (``W``, ``labels``, ``factors``, ``loadings`` attributes), an
+    :class:`esmpy_hs.results.EsmpyResults`, or a decomposed HyperSpy signal (esmpy results are
+    read through :func:`esmpy_hs.results.get_state`; other algorithms from
+    ``learning_results.factors``/``loadings``).
+    """
+    if all(hasattr(obj, name) for name in ("W", "labels", "factors", "loadings")):
+        return (
+            np.asarray(obj.factors),
+            np.asarray(obj.loadings),
+            np.asarray(obj.W),
+            list(obj.labels),
+            tuple(getattr(obj, "ignored_elements", ()) or ()),
+        )
+    lr = getattr(obj, "learning_results", None)
+    is_esmpy = lr is not None and str(getattr(lr, "decomposition_algorithm", None)) == "esmpy"
+    if hasattr(obj, "state") or is_esmpy:
+        from esmpy_hs.results import get_state
+
+        st = get_state(obj)
+        return (
+            np.asarray(st.factors),
+            np.asarray(st.loadings),
+            np.asarray(st.W),
+            list(st.labels),
+            tuple(st.ignored_elements),
+        )
     if lr is None or getattr(lr, "factors", None) is None or getattr(lr, "loadings", None) is None:
         raise ValueError(
-            "the signal has no decomposition results; run s.decomposition(...) first or pass "
+            "no decomposition results found; run s.decomposition(...) first or pass "
             "factors= and loadings= explicitly"
         )
     W = getattr(lr, "esmpy_W", None)
@@ -450,7 +479,13 @@ def _from_signal(s: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, lis
         labels = params.get("G_labels")
     if W is not None and labels is None:
         W = None
-    return np.asarray(lr.factors), np.asarray(lr.loadings), W, labels
+    return (
+        np.asarray(lr.factors),
+        np.asarray(lr.loadings),
+        None if W is None else np.asarray(W),
+        None if labels is None else list(labels),
+        (),
+    )
 
 
 def evaluation_report(
@@ -470,11 +505,12 @@ def evaluation_report(
 
     Parameters
     ----------
-    s_or_results : HyperSpy signal, optional
-        A decomposed signal: ``learning_results.factors``/``loadings`` are read, and esmpy's W
-        from ``learning_results.esmpy_W`` with labels ``esmpy_params["G_labels"]`` when present.
-        Explicit ``factors``/``loadings``/``W`` arguments take precedence. If ``ground_truth`` is
-        None, it is read from the signal's simulation metadata.
+    s_or_results : HyperSpy signal, EsmpyResults or EsmpyState, optional
+        A decomposed signal (any algorithm: ``learning_results.factors``/``loadings``; for
+        esmpy also W, its labels and the ignored elements, which are then excluded from the
+        composition errors), or exported esmpy results. Explicit ``factors``/``loadings``/``W``
+        arguments take precedence. If ``ground_truth`` is None, it is read from the signal's
+        simulation metadata.
     ground_truth : GroundTruth or dict
         Needs ``spectra`` ``(n_channels, k)``, ``maps`` ``(k, ...)``, ``compositions`` (list of
         dicts, atomic fractions) and optionally ``phase_names``.
@@ -506,13 +542,17 @@ def evaluation_report(
     EvaluationReport
         Prints as a table; ``to_dict()`` and ``to_dataframe()`` convert it.
     """
+    exclude = tuple(exclude)
     if s_or_results is not None:
-        f_s, l_s, w_s, lab_s = _from_signal(s_or_results)
+        f_s, l_s, w_s, lab_s, ignored = _from_results(s_or_results)
         factors = f_s if factors is None else factors
         loadings = l_s if loadings is None else loadings
         if W is None and w_s is not None:
             W, W_labels = w_s, lab_s
+            exclude = exclude + tuple(e for e in ignored if e not in exclude)
         if ground_truth is None:
+            if not hasattr(s_or_results, "metadata"):
+                raise ValueError("ground_truth is required unless a simulated signal is given")
             from esmpy_hs.datasets import get_ground_truth
 
             ground_truth = get_ground_truth(s_or_results)
@@ -554,6 +594,9 @@ def evaluation_report(
             f"loadings of shape {L.shape} do not match {k_est} components × {n_pix} pixels"
         )
 
+    valid = np.all(np.isfinite(est_maps), axis=0)
+    if not np.all(valid):  # pixels excluded from the fit (navigation mask): left out
+        est_maps, true_maps = est_maps[:, valid], true_maps[:, valid]
     if rescale_maps == "auto":
         rescale_maps = not np.allclose(est_maps.sum(axis=0), 1.0, rtol=0, atol=1e-3)
     elif not isinstance(rescale_maps, (bool, np.bool_)):

@@ -193,6 +193,29 @@ def _store_truth(s: Any, truth: GroundTruth, *, noise: bool) -> None:
         md.set_item(f"{node}.mismatch.{key}", value)
 
 
+def _crop_maps(s: Any, maps: np.ndarray) -> np.ndarray:
+    """The part of the simulated maps under the signal's navigation axes (pixel units)."""
+    nav = tuple(s.axes_manager.navigation_shape[::-1])
+    if nav == maps.shape[1:]:
+        return maps
+    axes = s.axes_manager.navigation_axes  # x then y
+    error = ValueError(
+        f"the ground-truth maps have shape {maps.shape[1:]} but the signal's navigation shape "
+        f"is {nav}; it was rebinned or its axes recalibrated after simulation (cropping with "
+        "s.inav[...] is supported)"
+    )
+    if len(axes) != 2 or any(ax.scale != 1 for ax in axes):
+        raise error
+    x0, y0 = (float(ax.offset) for ax in axes)
+    if x0 != round(x0) or y0 != round(y0):
+        raise error
+    x0, y0 = int(round(x0)), int(round(y0))
+    ny, nx = nav
+    if x0 < 0 or y0 < 0 or y0 + ny > maps.shape[1] or x0 + nx > maps.shape[2]:
+        raise error
+    return maps[:, y0 : y0 + ny, x0 : x0 + nx].copy()
+
+
 def get_ground_truth(s: Any) -> GroundTruth:
     """Ground truth of a signal made by :func:`simulate_spectrum_image` (or a saved copy).
 
@@ -207,11 +230,16 @@ def get_ground_truth(s: Any) -> GroundTruth:
         Phase spectra ``(n_channels, k)``, maps ``(k, ny, nx)``, compositions, elements, W, G
         and its labels, dose and the mismatch options.
 
+    Notes
+    -----
+    A signal cropped with ``s.inav[...]`` (pixel axes untouched otherwise) gets the matching
+    part of the maps.
+
     Raises
     ------
     ValueError
-        If the signal carries no simulation metadata, or its navigation shape no longer matches
-        the maps (e.g. after cropping).
+        If the signal carries no simulation metadata, or its navigation axes no longer match
+        the simulated pixel grid (rebinned or recalibrated).
     """
     md = getattr(s, "metadata", None)
     if md is None or not md.has_item(SIMULATION_NODE):
@@ -220,13 +248,7 @@ def get_ground_truth(s: Any) -> GroundTruth:
             "esmpy_hs.datasets.simulate_spectrum_image"
         )
     node = md.get_item(SIMULATION_NODE)
-    maps = np.asarray(node.maps)
-    nav = tuple(s.axes_manager.navigation_shape[::-1])
-    if nav != maps.shape[1:]:
-        raise ValueError(
-            f"the ground-truth maps have shape {maps.shape[1:]} but the signal's navigation "
-            f"shape is {nav}; the signal was cropped or rebinned after simulation"
-        )
+    maps = _crop_maps(s, np.asarray(node.maps))
     elements = list(node.composition_elements)
     fractions = np.asarray(node.atomic_fractions)
     compositions = [

@@ -129,8 +129,11 @@ def test_ground_truth_from_signal_and_roundtrip(signal, maps, tmp_path):
     np.testing.assert_array_equal(gt2.W, gt.W)
     assert gt2.compositions == gt.compositions
     assert type(loaded).__name__ == "EsmpyEDSTEMSpectrum"
-    with pytest.raises(ValueError, match="cropped"):
-        get_ground_truth(signal.inav[:5])
+    # a crop gets the matching part of the maps
+    crop = get_ground_truth(signal.inav[2:7, 3:9])
+    np.testing.assert_array_equal(crop.maps, maps[:, 3:9, 2:7])
+    with pytest.raises(ValueError, match="rebinned"):
+        get_ground_truth(signal.rebin(scale=(2, 2, 1)))
     with pytest.raises(ValueError, match="no ground truth"):
         get_ground_truth(hs.signals.Signal1D(np.zeros((2, 4))))
 
@@ -318,3 +321,20 @@ def test_evaluation_report_reads_decomposed_signal(maps):
     np.testing.assert_allclose(rep.map_correlation, 1.0)
     np.testing.assert_allclose(rep.map_mse, 0.0, atol=1e-25)
     assert rep.overall_composition_error == pytest.approx(0.0, abs=1e-10)
+
+
+def test_evaluation_report_on_esmpy_decomposition(maps):
+    # noiseless data inside the model: esmpy must recover it, and the report must read W,
+    # labels and ignored elements from the esmpy results
+    s = simulate_spectrum_image(PHASES, maps, dose=2000.0, noise=False, density=3.5)
+    opts = {"print_info": False, "show_progressbar": False, "max_iter": 300}
+    s.decomposition(algorithm="esmpy", output_dimension=2, **opts)
+    rep = evaluation_report(s)
+    assert np.all(rep.map_correlation > 0.995)
+    assert np.all(rep.spectral_angle < 0.5)
+    assert rep.overall_composition_error < 0.5
+    assert set(rep.estimated_compositions[0]) == {"Fe", "O", "Si"}
+    s.decomposition(algorithm="esmpy", output_dimension=2, ignore_elements=["Fe"], **opts)
+    rep_ignored = evaluation_report(s)
+    # Fe is ignored: compositions are compared on O and Si only
+    assert all("Fe" not in err for err in rep_ignored.composition_error)
