@@ -186,6 +186,9 @@ def plot_phase_spectra(
                     )
         if log_scale:
             ax.set_yscale("log")
+            # zero-count channels would stretch the axis over tens of decades
+            top = max(np.nanmax(line.get_ydata()) for line in ax.lines)
+            ax.set_ylim(bottom=1e-4 * top)
         ax.set_title(_phase_title(state, j, shares), fontsize=10)
         ax.set_ylabel("counts / channel")
         ax.set_xlim(e_min, e_max)
