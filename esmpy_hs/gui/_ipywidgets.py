@@ -285,8 +285,12 @@ def decomposition_ipy(obj: EsmpyDecompositionUI, display: bool = True, **kwargs)
             f"Done: {estimator.n_iter_} iterations ({estimator.stop_reason_}) in "
             f"{elapsed:.1f} s. Results are in s.learning_results.",
         )
+        try:
+            output.outputs = _results_outputs(ui.signal)
+        except Exception as err:  # the fit is stored; only the display failed
+            _logger.exception("could not show the esmpy results")
+            run_warnings.append(f"The results could not be shown: {type(err).__name__}: {err}")
         messages.value = _messages_html(list(ui.errors), run_warnings)
-        output.outputs = _results_outputs(ui.signal)
 
     def on_store(_button=None) -> None:
         errors = ui.validate()
