@@ -192,9 +192,7 @@ def decomposition_ipy(obj: EsmpyDecompositionUI, display: bool = True, **kwargs)
         widget.observe(make_widget_handler(name), names="value")
         ui.observe(make_trait_handler(name), name)
         rows.append(
-            ipw.HBox(
-                [ipw.Label(label, layout=ipw.Layout(width=_LABEL_WIDTH)), widget, notes[name]]
-            )
+            ipw.HBox([ipw.Label(label, layout=ipw.Layout(width=_LABEL_WIDTH)), widget, notes[name]])
         )
 
     messages = ipw.HTML()
@@ -276,8 +274,8 @@ def decomposition_ipy(obj: EsmpyDecompositionUI, display: bool = True, **kwargs)
             if text not in run_warnings:
                 run_warnings.append(text)
                 _logger.warning("%s", text)
-        progress.value = progress.max if estimator.stop_reason_ == "converged" else int(
-            estimator.n_iter_
+        progress.value = (
+            progress.max if estimator.stop_reason_ == "converged" else int(estimator.n_iter_)
         )
         progress.bar_style = "success"
         status.value = _note_html(

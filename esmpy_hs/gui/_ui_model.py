@@ -276,9 +276,7 @@ class EsmpyDecompositionUI(t.HasTraits):
         )
 
         self._reference, self._reference_notes, self._fixed_errors = ref, notes, fixed
-        values: dict[str, Any] = {
-            name: ref[name] for name in _ESTIMATOR_FIELDS + ("n_components",)
-        }
+        values: dict[str, Any] = {name: ref[name] for name in _ESTIMATOR_FIELDS + ("n_components",)}
         values.update(
             elements=", ".join(ref["elements"]),
             ignore_elements="",
