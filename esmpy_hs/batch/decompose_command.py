@@ -94,7 +94,7 @@ Put the files before --elements/--add-elements/--ignore, or end the element list
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``esmpy-hs decompose``."""
     parser.add_argument(
-        "inputs", nargs="+", metavar="FILE_OR_GLOB",
+        "inputs", nargs="*", metavar="FILE_OR_GLOB",
         help="spectrum image files, folders (every readable file inside) or glob patterns "
         "('**' for sub-folders)",
     )
@@ -257,7 +257,7 @@ def _init_worker(threads: int) -> None:
     quiet_environment(verbose=False)
 
 
-def _progress(total: int, disable: bool):
+def _progress(total: int, disable: bool | None):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="file", desc="esmpy", disable=disable, file=sys.stderr,
@@ -283,6 +283,9 @@ def run(args: argparse.Namespace) -> int:
     quiet_environment(verbose=args.verbose)
     try:
         _check_element_tokens(args)
+        if not args.inputs:
+            raise ConfigError("no input files: give files, folders or glob patterns, e.g. "
+                              "esmpy-hs decompose data/*.hspy -k 3")
         config = read_config(args.config)
         run_settings = resolve_run_settings(_run_options(args), config)
         meta_options = metadata_options(args)
@@ -330,7 +333,8 @@ def run(args: argparse.Namespace) -> int:
 
     n_jobs = min(int(run_settings["jobs"].value or 1), max(1, len(jobs)))
     results: dict[int, FileResult] = {}
-    with _progress(len(jobs), disable=args.no_progress or not jobs) as bar:
+    # no bar with --no-progress; tqdm's own choice (none unless a terminal) otherwise
+    with _progress(len(jobs), disable=True if args.no_progress or not jobs else None) as bar:
         def report(i: int, result: FileResult) -> None:
             results[i] = result
             for line in _file_lines(result, args.verbose):

@@ -246,8 +246,9 @@ def process_file(job: FileJob) -> FileResult:
 
 
 def _process(job: FileJob, result: FileResult) -> None:
-    import esmpy_hs
     from esmpy_hs.batch.report import write_compositions_csv, write_summary_png
+    from esmpy_hs.decompose import decompose
+    from esmpy_hs.quantification import get_phase_compositions
 
     paths = output_paths(job)
     source = Path(job.path).resolve()
@@ -284,7 +285,7 @@ def _process(job: FileJob, result: FileResult) -> None:
         estimator = dict(job.estimator)
         estimator.setdefault("show_progressbar", False)
         try:
-            fitted = esmpy_hs.decompose(
+            fitted = decompose(
                 s,
                 job.n_components,
                 ignore_elements=list(job.ignore) or None,
@@ -298,7 +299,7 @@ def _process(job: FileJob, result: FileResult) -> None:
             raise
         result.n_iter = getattr(fitted, "n_iter_", None)
         result.stop_reason = str(getattr(fitted, "stop_reason_", "") or "")
-        compositions = esmpy_hs.get_phase_compositions(s)
+        compositions = get_phase_compositions(s)
         result.phases = _phase_labels(compositions)
         s.metadata.set_item("Esmpy.batch", {
             "source_file": str(source),
