@@ -197,11 +197,10 @@ def decomposition_ipy(obj: EsmpyDecompositionUI, display: bool = True, **kwargs)
 
     messages = ipw.HTML()
     run_button = ipw.Button(
-        description="Run", button_style="primary", icon="play", tooltip="Run the decomposition"
+        description="Run", button_style="primary", tooltip="Run the decomposition"
     )
     store_button = ipw.Button(
         description="Store",
-        icon="save",
         tooltip="Write the edited sample and microscope values into the signal's metadata",
     )
     progress = ipw.IntProgress(

@@ -423,3 +423,39 @@ def test_importing_the_package_does_not_import_ipywidgets():
         cwd=REPO_ROOT,
     )
     assert out.stdout.strip() == "False"
+
+
+# -- the tutorial notebook -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tutorial_notebook_runs_and_shows_results():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    path = REPO_ROOT / "tutorials" / "gui_widget.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    errors = [
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if out.output_type == "error"
+    ]
+    assert errors == []
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    models = list(state.values())
+    done = [
+        m["state"]["value"]
+        for m in models
+        if m["model_name"] == "HTMLModel" and "Done:" in m["state"].get("value", "")
+    ]
+    assert len(done) == 1 and re.search(r"Done: \d+ iterations", done[0])
+    outputs = [m["state"]["outputs"] for m in models if m["model_name"] == "OutputModel"]
+    assert len(outputs) == 1 and len(outputs[0]) == 3  # table, maps, spectra
+    assert "Ca" in outputs[0][0]["data"]["text/html"]
+    # the composition cell after the form: the matrix (Si, O, Mg) is found
+    table = nb.cells[-1].outputs[0]["data"]["text/plain"]
+    assert "Mg" in table and "Si" in table
