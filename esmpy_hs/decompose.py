@@ -33,6 +33,9 @@ ESMPY_ALGORITHM = "esmpy"
 #: default low-energy cut (keV): channels at or below it are not fitted
 DEFAULT_LOW_CUT = 0.15
 
+# rows of the data checked at a time for NaN / negative counts
+_CHECK_ROWS = 4096
+
 # estimator parameters set by decompose itself
 _RESERVED = ("n_components", "G", "shape_2d", "show_progressbar")
 
@@ -234,17 +237,25 @@ def _fixed_W_matrix(fixed_W, labels: list[str], k: int) -> np.ndarray | None:
 
 def _check_counts(data: np.ndarray, fit: np.ndarray, nav_keep: np.ndarray | None) -> None:
     """NaN/inf or negative counts in the fitted part of the data -> ValueError."""
-    sub = data[:, fit] if nav_keep is None else data[nav_keep][:, fit]
-    if not np.all(np.isfinite(sub)):
-        n = int(np.size(sub) - np.count_nonzero(np.isfinite(sub)))
+    rows = np.arange(data.shape[0]) if nav_keep is None else np.flatnonzero(nav_keep)
+    n_bad = n_negative = 0
+    min_value = 0.0
+    for start in range(0, rows.size, _CHECK_ROWS):  # row blocks: no full-size temporary
+        block = data[rows[start : start + _CHECK_ROWS]][:, fit]
+        finite = np.isfinite(block)
+        n_bad += int(block.size - np.count_nonzero(finite))
+        if block.size:
+            min_value = min(min_value, float(np.min(block, where=finite, initial=0.0)))
+            n_negative += int(np.count_nonzero(block < 0))
+    if n_bad:
+        n = n_bad
         raise ValueError(
             f"The data contain {n} NaN or infinite values in the fitted channels. esmpy needs "
             "counts: replace them (e.g. s.data = np.nan_to_num(s.data)) or exclude those "
             "pixels with navigation_mask=..."
         )
-    min_value = sub.min() if sub.size else 0
-    if min_value < 0:
-        n = int(np.count_nonzero(sub < 0))
+    if n_negative:
+        n = n_negative
         raise ValueError(
             f"The data contain {n} negative values (minimum {min_value:g}) in the fitted "
             "channels. esmpy's Poisson model needs raw X-ray counts (>= 0): use data without "

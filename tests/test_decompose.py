@@ -288,6 +288,9 @@ def test_navigation_mask_gives_nan_loadings_for_masked_pixels():
     assert np.isnan(loadings[0, :3]).all()
     assert np.isfinite(loadings[1:]).all()
     assert s.learning_results.esmpy_params["estimator"]["smoothness"] == 0.0
+    # a numpy mask follows HyperSpy's convention: navigation shape in (x, y) order
+    decompose(s, 2, navigation_mask=mask.T, max_iter=30)
+    np.testing.assert_array_equal(np.isnan(s.learning_results.loadings[:, 0]).reshape(8, 8), mask)
 
 
 def test_fixed_W_by_label_and_phase():
