@@ -1,0 +1,150 @@
+"""Compact storage of the counts for the kernels (dense uint16/float, or CSR over non-zeros)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Rows converted at a time (bounds the temporary memory of the conversion).
+_BLOCK_ROWS = 2048
+
+
+@dataclass
+class CountData:
+    """Counts of the pixels x fitted channels, in the layout used by the kernels.
+
+    Attributes
+    ----------
+    kind : {"dense", "sparse"}
+        Storage used by the kernels.
+    Y : ndarray or None
+        Dense counts ``(n_pixels, n_channels)`` (uint16 when integral and <= 65535, else the
+        working dtype).
+    indptr, indices, data : ndarray or None
+        CSR arrays (rows = pixels) for the sparse path; ``indices`` are uint16 when the number
+        of channels allows it.
+    n_pixels, n_channels, nnz : int
+    total : float
+        Sum of all counts.
+    const : float
+        ``sum_{y>0} y log y - sum y`` so that ``KL = sum v - sum y log v + const``.
+    """
+
+    kind: str
+    Y: np.ndarray | None
+    indptr: np.ndarray | None
+    indices: np.ndarray | None
+    data: np.ndarray | None
+    n_pixels: int
+    n_channels: int
+    nnz: int
+    total: float
+    const: float
+
+    @property
+    def density(self) -> float:
+        """Fraction of non-zero entries."""
+        return self.nnz / max(self.n_pixels * self.n_channels, 1)
+
+    def row_block(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0:r1`` as a dense float64 array (used by the initialisation)."""
+        if self.kind == "dense":
+            return np.asarray(self.Y[r0:r1], dtype=np.float64)
+        out = np.zeros((r1 - r0, self.n_channels))
+        a, b = self.indptr[r0], self.indptr[r1]
+        rows = np.repeat(np.arange(r1 - r0), np.diff(self.indptr[r0 : r1 + 1]))
+        out[rows, self.indices[a:b].astype(np.intp)] = self.data[a:b]
+        return out
+
+    def row_totals(self) -> np.ndarray:
+        """Total counts of every pixel (float64)."""
+        if self.kind == "dense":
+            return self.Y.sum(axis=1, dtype=np.float64)
+        csum = np.concatenate(([0.0], np.cumsum(self.data, dtype=np.float64)))
+        return csum[self.indptr[1:]] - csum[self.indptr[:-1]]
+
+    def to_dense_float64(self) -> np.ndarray:
+        """All counts as a dense float64 array (tests and small problems only)."""
+        return self.row_block(0, self.n_pixels)
+
+
+def _block(X, r0: int, r1: int, keep: np.ndarray | None) -> np.ndarray:
+    """Dense rows ``r0:r1`` of X restricted to the ``keep`` channels (no dtype change)."""
+    xb = X[r0:r1]
+    if sp.issparse(xb):
+        xb = xb.toarray()
+    xb = np.asarray(xb)
+    if keep is not None:
+        xb = xb[:, keep]
+    return xb
+
+
+def prepare_counts(
+    X,
+    keep: np.ndarray | None,
+    dtype: np.dtype,
+    sparse: bool | str,
+    density_threshold: float,
+) -> CountData:
+    """Convert X (pixels x channels, dense or scipy sparse) to :class:`CountData`.
+
+    Parameters
+    ----------
+    X : ndarray or scipy sparse matrix
+        Non-negative finite counts (validated by the caller).
+    keep : ndarray of int or None
+        Channels kept for the fit (None = all).
+    dtype : numpy dtype
+        Working dtype (float32 or float64) for non-integral data.
+    sparse : bool or "auto"
+        Storage choice; "auto" picks CSR when the density is below ``density_threshold``.
+    """
+    p = X.shape[0]
+    n = X.shape[1] if keep is None else len(keep)
+    # pass 1: statistics per block (density, integrality, max, total, constant, row nnz)
+    row_nnz = np.zeros(p, dtype=np.int64)
+    integral = True
+    vmax = 0.0
+    total = 0.0
+    ylogy = 0.0
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+    for r0 in range(0, p, _BLOCK_ROWS):
+        r1 = min(p, r0 + _BLOCK_ROWS)
+        xb = _block(X, r0, r1, keep)
+        nzm = xb != 0
+        row_nnz[r0:r1] = nzm.sum(axis=1)
+        vals = xb[nzm].astype(np.float64)
+        if vals.size:
+            if integral and not np.issubdtype(xb.dtype, np.integer):
+                integral = bool(np.all(vals == np.rint(vals)))
+            vmax = max(vmax, float(vals.max()))
+            total += float(vals.sum())
+            ylogy += float(np.sum(vals * np.log(vals)))
+    nnz = int(row_nnz.sum())
+    compact_int = integral and vmax <= np.iinfo(np.uint16).max
+    vdtype = np.dtype(np.uint16) if compact_int else np.dtype(dtype)
+    density = nnz / max(p * n, 1)
+    use_sparse = density < density_threshold if sparse == "auto" else bool(sparse)
+    const = ylogy - total
+    if not use_sparse:
+        Y = np.empty((p, n), dtype=vdtype)
+        for r0 in range(0, p, _BLOCK_ROWS):
+            r1 = min(p, r0 + _BLOCK_ROWS)
+            Y[r0:r1] = _block(X, r0, r1, keep)
+        return CountData("dense", Y, None, None, None, p, n, nnz, total, const)
+    idtype = np.uint16 if n <= np.iinfo(np.uint16).max + 1 else np.int32
+    indptr = np.zeros(p + 1, dtype=np.int64)
+    np.cumsum(row_nnz, out=indptr[1:])
+    indices = np.empty(nnz, dtype=idtype)
+    data = np.empty(nnz, dtype=vdtype)
+    for r0 in range(0, p, _BLOCK_ROWS):
+        r1 = min(p, r0 + _BLOCK_ROWS)
+        xb = _block(X, r0, r1, keep)
+        rr, cc = np.nonzero(xb)
+        a, b = indptr[r0], indptr[r1]
+        indices[a:b] = cc
+        data[a:b] = xb[rr, cc]
+    return CountData("sparse", None, indptr, indices, data, p, n, nnz, total, const)

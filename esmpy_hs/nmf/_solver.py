@@ -1,0 +1,197 @@
+"""The iteration: problem definition, fused sweeps over the counts, W update, objective."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from esmpy_hs.nmf import _kernels
+from esmpy_hs.nmf._data import CountData
+from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
+from esmpy_hs.nmf._simplex import solve_entry_problem_np
+
+
+@dataclass
+class Problem:
+    """Everything that defines the objective and constraints (besides the data and G).
+
+    ``simplex`` is "H" (each pixel's abundances sum to 1), "W" (each column of W sums to 1
+    over ``w_rows``) or None. ``fixed_W`` (n_G, k) and ``fixed_H`` (n_pixels, k, pixel-major)
+    hold pinned values with NaN for free entries (or are None).
+    """
+
+    k: int
+    lam: float = 0.0
+    shape_2d: tuple[int, int] | None = None
+    degree: np.ndarray | None = None
+    sparsity: float = 0.0
+    sparsity_eps: float = 1e-2
+    simplex: str | None = "H"
+    w_rows: np.ndarray | None = None
+    fixed_W: np.ndarray | None = None
+    fixed_H: np.ndarray | None = None
+
+    @property
+    def smooth(self) -> bool:
+        return self.lam > 0.0 and self.shape_2d is not None
+
+    def h_targets(self) -> np.ndarray | None:
+        if self.fixed_H is None:
+            return None
+        return 1.0 - np.nansum(self.fixed_H, axis=1)
+
+
+def chunk_bounds(n_pixels: int, n_chunks: int) -> np.ndarray:
+    """Split ``range(n_pixels)`` into ``n_chunks`` contiguous ranges (int64 bounds)."""
+    n_chunks = max(1, min(n_chunks, n_pixels))
+    return np.linspace(0, n_pixels, n_chunks + 1).round().astype(np.int64)
+
+
+class Engine:
+    """Runs fused sweeps over one :class:`CountData` with a given G and problem.
+
+    Parameters
+    ----------
+    data : CountData
+    G : ndarray, shape (n_channels, n_G), float64
+        Rows restricted to the fitted channels.
+    problem : Problem
+    dtype : numpy dtype
+        Working dtype of the channel loops and of the stored H.
+    n_chunks : int
+        Number of pixel chunks (partials) per sweep; use a few per thread.
+    """
+
+    def __init__(self, data: CountData, G: np.ndarray, problem: Problem, dtype, n_chunks: int):
+        self.data = data
+        self.G = np.ascontiguousarray(G, dtype=np.float64)
+        self.Gsum = self.G.sum(axis=0)
+        self.problem = problem
+        self.dtype = np.dtype(dtype)
+        self.bounds = chunk_bounds(data.n_pixels, n_chunks)
+        k = problem.k
+        n = data.n_channels
+        T = self.bounds.shape[0] - 1
+        if data.kind == "dense":
+            self._Rparts = np.zeros((T, k, n))
+        else:
+            self._Rparts = np.zeros((T, n, k))
+        self._Hparts = np.zeros((T, k))
+        self._Lparts = np.zeros(T)
+        self._empty2 = np.empty((0, k), dtype=self.dtype)
+        self._empty1 = np.empty(0)
+        p = data.n_pixels
+        self._mu = np.empty((p, k), dtype=self.dtype) if problem.smooth else self._empty2
+        self._lam_pix = (problem.lam * problem.degree).astype(np.float64) if problem.smooth \
+            else self._empty1
+        self._fixH = (np.ascontiguousarray(np.nan_to_num(problem.fixed_H, nan=-1.0))
+                      if problem.fixed_H is not None else np.empty((0, k)))
+
+    # ------------------------------------------------------------------ sweeps
+    def sweep(self, H: np.ndarray, W: np.ndarray, update_h: bool = True,
+              accumulate: bool = True, eval_loss: bool = False):
+        """One fused pass: H step (in place) and/or W numerator and log-likelihood.
+
+        Returns
+        -------
+        R : ndarray (n_channels, k), float64
+            ``sum_j (y_j / v_j) h_j^T`` at the new H (zeros if not ``accumulate``).
+        Hsum : ndarray (k,), float64
+            Column sums of the (new) H.
+        loglik : float
+            ``sum_{y>0} y log v`` at the new H (0 if not ``eval_loss``).
+        """
+        pb = self.problem
+        A64 = self.G @ W
+        colsum = A64.sum(axis=0)
+        if pb.smooth and update_h:
+            majoriser_targets(H, pb.shape_2d, pb.degree, out=self._mu)
+        has_mu = pb.smooth and update_h
+        has_fix = pb.fixed_H is not None
+        simplex = pb.simplex == "H"
+        self._Rparts[...] = 0.0
+        self._Hparts[...] = 0.0
+        self._Lparts[...] = 0.0
+        d = self.data
+        if d.kind == "dense":
+            At = np.ascontiguousarray(A64.T, dtype=self.dtype)
+            _kernels.dense_pass(d.Y, H, At, colsum, self._mu, self._lam_pix, self._fixH,
+                                has_mu, has_fix, float(pb.sparsity), float(pb.sparsity_eps),
+                                simplex, update_h, accumulate, eval_loss, self.bounds,
+                                self._Rparts, self._Hparts, self._Lparts)
+            R = self._Rparts.sum(axis=0).T
+        else:
+            A = np.ascontiguousarray(A64, dtype=self.dtype)
+            _kernels.sparse_pass(d.indptr, d.indices, d.data, H, A, colsum, self._mu,
+                                 self._lam_pix, self._fixH, has_mu, has_fix,
+                                 float(pb.sparsity), float(pb.sparsity_eps), simplex, update_h,
+                                 accumulate, eval_loss, self.bounds, self._Rparts,
+                                 self._Hparts, self._Lparts)
+            R = self._Rparts.sum(axis=0)
+        return R, self._Hparts.sum(axis=0), float(self._Lparts.sum())
+
+    # ------------------------------------------------------------------ W step
+    def w_update(self, W: np.ndarray, R: np.ndarray, Hsum: np.ndarray) -> np.ndarray:
+        """Exact minimiser of the Jensen majoriser in W (multiplicative update)."""
+        return w_update(W, self.G, self.Gsum, R, Hsum, self.problem)
+
+    # ------------------------------------------------------------------ objective
+    def objective_parts(self, W: np.ndarray, H: np.ndarray, Hsum: np.ndarray,
+                        loglik: float) -> dict:
+        """Objective terms from the sweep outputs (float64)."""
+        return objective_parts(self.G, W, H, Hsum, loglik, self.data.const, self.problem)
+
+    def objective(self, W: np.ndarray, H: np.ndarray) -> dict:
+        """Objective terms at (W, H) (one extra pass over the non-zeros)."""
+        _, Hsum, ll = self.sweep(H, W, update_h=False, accumulate=False, eval_loss=True)
+        return self.objective_parts(W, H, Hsum, ll)
+
+
+def w_update(W, G, Gsum, R, Hsum, problem: Problem) -> np.ndarray:
+    """Multiplicative W update (float64), with pinned entries and optional simplex on W."""
+    numW = G.T @ R
+    den = Gsum[:, None] * Hsum[None, :]
+    C = W * numW
+    Wn = np.array(W, dtype=np.float64, copy=True)
+    free = np.ones(W.shape, dtype=bool) if problem.fixed_W is None else np.isnan(problem.fixed_W)
+    if problem.simplex == "W":
+        rows = np.zeros(W.shape[0], dtype=bool)
+        rows[problem.w_rows if problem.w_rows is not None else slice(None)] = True
+        outside = free & ~rows[:, None] & (den > 0)
+        Wn[outside] = C[outside] / den[outside]
+        infree = free & rows[:, None]
+        pinned_in = np.where(~free & rows[:, None], Wn, 0.0).sum(axis=0)
+        hT = Wn.T.copy()
+        solve_entry_problem_np(C.T, den.T, 0.0, np.zeros_like(hT), infree.T, 1.0 - pinned_in,
+                               True, hT)
+        Wn[infree] = hT.T[infree]
+    else:
+        upd = free & (den > 0)
+        Wn[upd] = C[upd] / den[upd]
+    return Wn
+
+
+def objective_parts(G, W, H, Hsum, loglik, const, problem: Problem) -> dict:
+    """KL divergence, Laplacian and sparsity terms and their sum (float64)."""
+    colsum = (G @ W).sum(axis=0)
+    kl = float(colsum @ Hsum) - loglik + const
+    lap = 0.0
+    if problem.smooth:
+        lap = problem.lam * laplacian_energy(H, problem.shape_2d)
+    spa = 0.0
+    if problem.sparsity != 0.0:
+        spa = problem.sparsity * float(
+            np.sum(np.log(H.astype(np.float64) + problem.sparsity_eps)))
+    total = kl + lap + spa
+    return {"kl": kl, "laplacian": lap, "sparsity": spa, "total": total}
+
+
+def relative_change(new: np.ndarray, old: np.ndarray) -> float:
+    """``||new - old||_F / ||new||_F`` (0 when both vanish)."""
+    num = float(np.linalg.norm((new - old).ravel()))
+    den = float(np.linalg.norm(np.asarray(new).ravel()))
+    if den == 0.0:
+        return 0.0 if num == 0.0 else math.inf
+    return num / den
