@@ -43,7 +43,7 @@ _NOTE_COLOURS = {
 _SECTIONS = {
     "elements": "Sample",
     "beam_energy": "Microscope",
-    "smoothness_auto": "Fit",
+    "energy_min": "Fit",
 }
 _TEXT_FIELDS = ("elements", "ignore_elements")
 _INT_FIELDS = ("n_components", "max_iter", "random_state")

@@ -43,6 +43,8 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("beam_energy", "Beam energy (keV)"),
     ("energy_resolution_MnKa", "Resolution at Mn Kα (eV)"),
     ("take_off_angle", "Take-off angle (°)"),
+    ("energy_min", "Fit from (keV)"),
+    ("energy_max", "Fit up to (keV)"),
     ("smoothness_auto", "Automatic smoothness"),
     ("smoothness", "Smoothness λ"),
     ("max_iter", "Max. iterations"),
@@ -153,6 +155,8 @@ class EsmpyDecompositionUI(t.HasTraits):
     beam_energy = t.Float(0.0, desc="beam energy in keV (required)")
     energy_resolution_MnKa = t.Float(130.0, desc="detector FWHM at Mn Kα in eV")
     take_off_angle = t.Float(desc="from stage tilt and detector azimuth/elevation (read-only)")
+    energy_min = t.Float(0.15, desc="lowest energy fitted, keV")
+    energy_max = t.Float(20.0, desc="highest energy fitted, keV (at most the beam energy)")
     smoothness_auto = t.Bool(True, desc="set the spatial smoothness from the dose")
     smoothness = t.Float(0.0, desc="Laplacian smoothness strength (counts); 0: off")
     max_iter = t.Int(1000, desc="maximum number of iterations")
@@ -193,10 +197,14 @@ class EsmpyDecompositionUI(t.HasTraits):
         mic = md.microscope_node(s)
         self._microscope = mic
 
+        from esmpy_hs.decompose import DEFAULT_LOW_CUT
+
+        ref["energy_min"] = float(DEFAULT_LOW_CUT)
         try:
-            md.read_energy_axis(s)
+            ref["energy_max"] = round(float(md.read_energy_axis(s).end), 6)
         except ValueError as err:
             fixed.append(str(err))
+            ref["energy_max"] = 0.0
 
         try:
             ref["beam_energy"] = md.read_beam_energy(s, mic).value
@@ -285,6 +293,8 @@ class EsmpyDecompositionUI(t.HasTraits):
             take_off_angle=ref["take_off_angle"],
             thickness=ref["thickness"] or 0.0,
             density=ref["density"] or 0.0,
+            energy_min=ref["energy_min"],
+            energy_max=ref["energy_max"],
         )
         self.trait_set(**values)
         self._update_errors()
@@ -362,6 +372,12 @@ class EsmpyDecompositionUI(t.HasTraits):
             return FieldNote("info", "e.g. Cu of the grid")
         if name == "take_off_angle":
             return self._reference_notes[name]
+        if name in ("energy_min", "energy_max"):
+            if self.is_edited(name):
+                return FieldNote("edited", "edited")
+            if name == "energy_min":
+                return FieldNote("default", "default: channels below are never fitted")
+            return FieldNote("default", "default: the axis end (capped at the beam energy)")
         if self.is_edited(name):
             if name in ("beam_energy", "energy_resolution_MnKa", "thickness", "density"):
                 return FieldNote("edited", "edited (not stored in metadata)")
@@ -416,6 +432,11 @@ class EsmpyDecompositionUI(t.HasTraits):
                 "positive density (to estimate it from the composition, delete "
                 f"{md.DENSITY} from the metadata)."
             )
+        if not 0 <= self.energy_min < self.energy_max:
+            errors.append(
+                f"Energy range: {self.energy_min:g}-{self.energy_max:g} keV; the low end must "
+                "be >= 0 and below the high end."
+            )
         if not self.smoothness_auto and not self.smoothness >= 0:
             errors.append(f"Smoothness: {self.smoothness:g} must be >= 0 (0: off).")
         if self.max_iter < 1:
@@ -438,7 +459,8 @@ class EsmpyDecompositionUI(t.HasTraits):
         """Arguments of :func:`esmpy_hs.decompose.decompose` for the current form.
 
         Physical parameters are included only when they differ from what ``decompose`` reads
-        from the metadata by itself; ``n_components`` and the estimator options
+        from the metadata by itself, the energy range (capped at the beam energy) only when
+        edited; ``n_components`` and the estimator options
         (``max_iter``, ``tol``, ``smoothness``, ``init``, ``random_state``) always are.
         The beam energy is not a ``decompose`` argument (see :meth:`metadata_overrides`).
 
@@ -466,6 +488,9 @@ class EsmpyDecompositionUI(t.HasTraits):
             kwargs["density"] = float(self.density)
         if self.is_edited("energy_resolution_MnKa"):
             kwargs["detector"] = {"resolution_mnka": float(self.energy_resolution_MnKa)}
+        if self.is_edited("energy_min") or self.is_edited("energy_max"):
+            high = min(float(self.energy_max), float(self.beam_energy))
+            kwargs["energy_range"] = (float(self.energy_min), high)
         kwargs.update(
             max_iter=int(self.max_iter),
             tol=(float(self.tol_objective), float(self.tol_parameters)),
@@ -566,7 +591,13 @@ class EsmpyDecompositionUI(t.HasTraits):
         # keep the form's other edits (estimator options, phases) across the reload
         keep = {
             name: getattr(self, name)
-            for name in (*_ESTIMATOR_FIELDS, "n_components", "ignore_elements")
+            for name in (
+                *_ESTIMATOR_FIELDS,
+                "n_components",
+                "ignore_elements",
+                "energy_min",
+                "energy_max",
+            )
         }
         for key, value in items.items():
             self.signal.metadata.set_item(key, value)

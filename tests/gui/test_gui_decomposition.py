@@ -101,6 +101,8 @@ def test_form_reflects_metadata(signal):
     assert w["thickness"].value == 50.0
     assert w["density"].value == 3.2
     assert w["n_components"].value == 2
+    assert w["energy_min"].value == 0.15  # decompose's low cut
+    assert w["energy_max"].value == pytest.approx(0.2 + 599 * 0.015)  # the axis end
     for name in ("elements", "beam_energy", "energy_resolution_MnKa", "thickness", "density"):
         assert ui.field_note(name).kind == "metadata", name
         assert "from metadata" in w["notes"][name].value
@@ -190,6 +192,7 @@ def test_widget_values_change_decompose_arguments(signal, recorder):
         "density": 4.5,
         "energy_resolution_MnKa": 135.0,
         "beam_energy": 200.0,
+        "energy_min": 0.5,
         "smoothness_auto": False,
         "smoothness": 3.5,
         "max_iter": 77,
@@ -211,6 +214,7 @@ def test_widget_values_change_decompose_arguments(signal, recorder):
         "thickness": 80.0,
         "density": 4.5,
         "detector": {"resolution_mnka": 135.0},
+        "energy_range": (0.5, pytest.approx(0.2 + 599 * 0.015)),
         "max_iter": 77,
         "tol": (1e-6, 1e-4),
         "smoothness": 3.5,
@@ -244,6 +248,7 @@ def test_widget_values_change_decompose_arguments(signal, recorder):
         ("thickness", -1.0, "Thickness: -1 nm must be >= 0"),
         ("density", 0.0, "Density: the metadata has 3.2 g/cm³"),
         ("max_iter", 0, "Max. iterations: 0 must be at least 1"),
+        ("energy_min", 9.5, "Energy range: 9.5-9.185 keV; the low end must be >= 0"),
     ],
 )
 def test_invalid_input_shows_message_and_does_not_run(signal, recorder, name, value, message):
@@ -289,11 +294,13 @@ def test_run_matches_decompose(signal):
     _, w = _form(signal)
     w["max_iter"].value = 30
     w["ignore_elements"].value = "Cu"
+    w["energy_max"].value = 8.0
     _click(w["run_button"])
     est = decompose(
         reference,
         2,
         ignore_elements=["Cu"],
+        energy_range=(0.15, 8.0),
         max_iter=30,
         tol=(1e-8, 1e-5),
         smoothness="auto",
@@ -309,6 +316,7 @@ def test_run_matches_decompose(signal):
     np.testing.assert_allclose(got.loadings, ref.loadings, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(got.esmpy_W, ref.esmpy_W, rtol=1e-6)
     assert got.esmpy_params["ignored_elements"] == ["Cu"]
+    assert got.esmpy_params["metadata"]["energy_range_keV"] == [0.15, 8.0]
     # progress bar, status and results
     assert w["progress"].value == 30 and w["progress"].max == 30
     assert w["progress"].bar_style == "success"
@@ -375,6 +383,8 @@ def test_store_writes_edited_values(simulated):
     assert w["max_iter"].value == 12
     kwargs = ui.decompose_kwargs()
     assert set(kwargs) == {"n_components", "max_iter", "tol", "smoothness", "init", "random_state"}
+    w["energy_max"].value = 500.0  # above the beam energy: capped
+    assert ui.decompose_kwargs()["energy_range"] == (0.15, 120.0)
 
 
 # -- registration and the optional dependency --------------------------------------------------
