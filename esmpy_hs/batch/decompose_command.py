@@ -333,6 +333,23 @@ def run(args: argparse.Namespace) -> int:
 
     n_jobs = min(int(run_settings["jobs"].value or 1), max(1, len(jobs)))
     results: dict[int, FileResult] = {}
+    try:
+        _run_jobs(jobs, n_jobs, results, args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: files not processed yet are left out of the summary")
+        ordered = [results[i] for i in sorted(results)]
+        print(_summary(ordered, problems))
+        return 130
+    ordered = [results[i] for i in range(len(jobs))]
+    print()
+    print(_summary(ordered, problems))
+    failed = problems or any(r.status == "failed" for r in ordered)
+    return 1 if failed else 0
+
+
+def _run_jobs(jobs: list[FileJob], n_jobs: int, results: dict[int, FileResult],
+              args: argparse.Namespace) -> None:
+    """Process the files (in worker processes when ``n_jobs > 1``), reporting each as it ends."""
     # no bar with --no-progress; tqdm's own choice (none unless a terminal) otherwise
     with _progress(len(jobs), disable=True if args.no_progress or not jobs else None) as bar:
         def report(i: int, result: FileResult) -> None:
@@ -365,9 +382,3 @@ def run(args: argparse.Namespace) -> int:
                         result = FileResult(path=jobs[i].path, status="failed",
                                             reason=f"worker process failed: {exc}")
                     report(i, result)
-
-    ordered = [results[i] for i in range(len(jobs))]
-    print()
-    print(_summary(ordered, problems))
-    failed = problems or any(r.status == "failed" for r in ordered)
-    return 1 if failed else 0

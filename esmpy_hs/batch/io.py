@@ -26,6 +26,7 @@ __all__ = [
     "NoSpectrumImageError",
     "SpectrumImage",
     "SignalSummary",
+    "close_files",
     "expand_inputs",
     "is_output_file",
     "read_file_values",
@@ -302,7 +303,7 @@ def read_file_values(signal, microscope: str = "TEM") -> dict[str, Any]:
     return out
 
 
-def _close(signals: Sequence) -> None:
+def close_files(signals: Sequence) -> None:
     """Close the files held by lazy signals (quietly: not every reader keeps one open)."""
     import logging
 
@@ -362,7 +363,7 @@ def read_spectrum_image(path: str | Path, *, lazy: bool = False) -> SpectrumImag
             raw_signal = signal
         file_values = read_file_values(raw_signal, microscope)
     finally:
-        _close(raw)
+        close_files(raw)
     if microscope == "TEM" and not signal_type.startswith("EDS_TEM_ESMPY"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

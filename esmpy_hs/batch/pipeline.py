@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from esmpy_hs.batch.config import METADATA_KEYS, Setting, resolve_metadata
-from esmpy_hs.batch.io import OUTPUT_SUFFIXES, read_spectrum_image
+from esmpy_hs.batch.config import Setting, resolve_metadata
+from esmpy_hs.batch.io import OUTPUT_SUFFIXES, close_files, read_spectrum_image
 
 __all__ = ["FileJob", "FileResult", "output_paths", "process_file", "apply_settings"]
 
@@ -246,10 +246,6 @@ def process_file(job: FileJob) -> FileResult:
 
 
 def _process(job: FileJob, result: FileResult) -> None:
-    from esmpy_hs.batch.report import write_compositions_csv, write_summary_png
-    from esmpy_hs.decompose import decompose
-    from esmpy_hs.quantification import get_phase_compositions
-
     paths = output_paths(job)
     source = Path(job.path).resolve()
     if any(p.resolve() == source for p in paths.values()):
@@ -268,50 +264,69 @@ def _process(job: FileJob, result: FileResult) -> None:
         except Exception as exc:  # noqa: BLE001 - reported as the reason
             result.reason = f"cannot read the file: {type(exc).__name__}: {exc}"
             raise
-        result.notes.extend(si.notes)
-        settings = resolve_metadata(
-            si.file_values, job.metadata_options, job.metadata_config, defaults=_defaults()
-        )
-        settings["elements"] = _elements_setting(
-            settings, job.add_elements, job.ignore, job.add_elements_source
-        )
-        result.settings = settings
-        missing = _missing_reason(settings, si.microscope)
-        if missing:
-            result.reason = missing
-            return
-        s = si.signal
-        apply_settings(s, settings, si.microscope)
-        estimator = dict(job.estimator)
-        estimator.setdefault("show_progressbar", False)
         try:
-            fitted = decompose(
-                s,
-                job.n_components,
-                ignore_elements=list(job.ignore) or None,
-                energy_range=job.energy_range,
-                print_info=False,
-                return_info=True,
-                **estimator,
-            )
-        except (TypeError, ValueError) as exc:
-            result.reason = f"decomposition refused: {exc}"
-            raise
-        result.n_iter = getattr(fitted, "n_iter_", None)
-        result.stop_reason = str(getattr(fitted, "stop_reason_", "") or "")
-        compositions = get_phase_compositions(s)
-        result.phases = _phase_labels(compositions)
-        s.metadata.set_item("Esmpy.batch", {
-            "source_file": str(source),
-            "signal_index": int(si.index),
-            "command": job.command,
-            "n_components": int(job.n_components),
-            "settings": {name: st.to_dict() for name, st in settings.items()},
-        })
-        _write_outputs(job, s, compositions, paths, result, write_compositions_csv,
-                       write_summary_png)
-    result.notes.extend(_warning_notes(caught))
+            _use(job, si, result, paths)
+        finally:
+            result.notes.extend(_warning_notes(caught))
+            if getattr(si.signal, "_lazy", False):
+                close_files([si.signal])
+
+
+def _use(job: FileJob, si, result: FileResult, paths: dict[str, Path]) -> None:
+    """Resolve the metadata of a read file, then decompose it and write the outputs."""
+    result.notes.extend(si.notes)
+    settings = resolve_metadata(
+        si.file_values, job.metadata_options, job.metadata_config, defaults=_defaults()
+    )
+    settings["elements"] = _elements_setting(
+        settings, job.add_elements, job.ignore, job.add_elements_source
+    )
+    result.settings = settings
+    missing = _missing_reason(settings, si.microscope)
+    if missing:
+        result.reason = missing
+        return
+    _decompose_and_write(job, si, settings, result, paths)
     result.status = "ok"
+
+
+def _decompose_and_write(job: FileJob, si, settings: dict[str, Setting], result: FileResult,
+                         paths: dict[str, Path]) -> None:
+    """Fill the metadata, decompose, quantify and write the three outputs."""
+    from esmpy_hs.batch.report import write_compositions_csv, write_summary_png
+    from esmpy_hs.decompose import decompose
+    from esmpy_hs.quantification import get_phase_compositions
+
+    s = si.signal
+    apply_settings(s, settings, si.microscope)
+    estimator = dict(job.estimator)
+    estimator.setdefault("show_progressbar", False)
+    try:
+        fitted = decompose(
+            s,
+            job.n_components,
+            ignore_elements=list(job.ignore) or None,
+            energy_range=job.energy_range,
+            print_info=False,
+            return_info=True,
+            **estimator,
+        )
+    except (TypeError, ValueError) as exc:
+        result.reason = f"decomposition refused: {exc}"
+        raise
+    result.n_iter = getattr(fitted, "n_iter_", None)
+    result.stop_reason = str(getattr(fitted, "stop_reason_", "") or "")
+    compositions = get_phase_compositions(s)
+    result.phases = _phase_labels(compositions)
+    s.metadata.set_item("Esmpy.batch", {
+        "source_file": str(Path(job.path).resolve()),
+        "signal_index": int(si.index),
+        "command": job.command,
+        "n_components": int(job.n_components),
+        "settings": {name: st.to_dict() for name, st in settings.items()},
+    })
+    _write_outputs(job, s, compositions, paths, result, write_compositions_csv,
+                   write_summary_png)
 
 
 def _mean_abundance(s) -> list[float] | None:
@@ -331,7 +346,7 @@ def _write_outputs(job, s, compositions, paths, result, write_csv, write_png) ->
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            s.save(tmps["results"], overwrite=True)
+            s.save(tmps["results"], overwrite=True, show_progressbar=False)
         write_csv(compositions, tmps["compositions"], mean_abundance=_mean_abundance(s))
         title = (
             f"{Path(job.path).name}: {job.n_components} phases, "
@@ -357,6 +372,7 @@ def _write_outputs(job, s, compositions, paths, result, write_csv, write_png) ->
 def _title_lines(settings: dict[str, Setting]) -> list[str]:
     from esmpy_hs.batch.report import format_setting
 
-    names = [n for n in METADATA_KEYS if n in settings]
-    first = [format_setting(settings[n]) for n in names[:4]]
+    names = [n for n in ("beam_energy", "elements", "thickness", "energy_resolution")
+             if n in settings]
+    first = [format_setting(settings[n]) for n in names]
     return ["; ".join(first[:2]), "; ".join(first[2:])]

@@ -171,9 +171,10 @@ def test_existing_outputs_are_kept_without_overwrite(sim_file, tmp_path, cli, di
     assert sorted(p.name for p in out.iterdir()) == ["sample_summary.png"]
 
     proc = cli("decompose", str(sim_file), "-k", "2", "--max-iter", "20", "--out", str(out),
-                   "--no-progress", "--overwrite")
+               "--no-progress", "--overwrite", "--lazy")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 succeeded, 0 skipped, 0 failed" in proc.stdout
+    assert _load(out / "sample_esmpy.hspy").learning_results.decomposition_algorithm == "esmpy"
     assert old.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in out.iterdir()) == [
         "sample_compositions.csv", "sample_esmpy.hspy", "sample_summary.png"]
