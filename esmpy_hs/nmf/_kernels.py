@@ -87,12 +87,9 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
                 h[a] = _root(c[a], b, lam)
         return
     nfree = 0
-    anyc = False
     for a in range(k):
         if free[a]:
             nfree += 1
-            if c[a] > 0.0:
-                anyc = True
     if nfree == 0:
         return
     if target <= 0.0:
@@ -100,8 +97,6 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
             if free[a]:
                 h[a] = 0.0
         return
-    if lam == 0.0 and not anyc:
-        return  # the majoriser is linear in h: keeping h does not increase the objective
     if lam == 0.0:
         _simplex_linear(c, d, free, target, h)
         return
@@ -136,22 +131,47 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _simplex_linear(c, d, free, target, h):
-    """``lam == 0``: ``h_a = c_a / (d_a + nu)`` with ``sum h_a = target``.
+    """``lam == 0``: minimise ``sum d_a h_a - c_a log h_a`` with ``sum h_a = target``.
 
-    The multiplier is written ``nu = -d_min + delta`` with ``d_min`` the smallest ``d_a``
-    among entries with ``c_a > 0`` (the pole), so every ``b_a = (d_a - d_min) + delta`` is
-    at least ``delta > 0`` without cancellation. Newton starts at the largest ``delta`` where
-    one entry alone reaches the target (so ``h_a <= target`` for all iterates) and its step
-    is computed scaled by ``delta`` so that nothing overflows even for denormal ``c_a``.
+    Entries with ``c_a > 0`` get ``h_a = c_a / (d_a + nu)``. The multiplier is written
+    ``nu = -d_min + delta`` with ``d_min`` the smallest ``d_a`` among them (the pole), so
+    every ``b_a = (d_a - d_min) + delta`` is at least ``delta > 0`` without cancellation.
+    Newton starts at the largest ``delta`` where one entry alone reaches the target (so
+    ``h_a <= target`` for all iterates) and its step is computed scaled by ``delta`` so that
+    nothing overflows even for denormal ``c_a``. Entries with ``c_a == 0`` stay at 0 unless
+    the cheapest of them, ``m``, has ``d_m + nu < 0``; then ``nu = -d_m`` and ``h_m`` takes
+    the remainder (the exact minimiser, KKT conditions).
     """
     k = c.shape[0]
     dmin = 0.0
     first = True
+    m = -1
     for a in range(k):
-        if free[a] and c[a] > 0.0:
-            if first or d[a] < dmin:
-                dmin = d[a]
-                first = False
+        if free[a]:
+            if c[a] > 0.0:
+                if first or d[a] < dmin:
+                    dmin = d[a]
+                    first = False
+            elif m < 0 or d[a] < d[m]:
+                m = a
+    for a in range(k):
+        if free[a] and c[a] == 0.0:
+            h[a] = 0.0
+    if first:  # no counts at all: the objective is linear, put the mass on the cheapest
+        h[m] = target
+        return
+    if m >= 0 and d[m] < dmin:
+        dz = dmin - d[m]
+        s = 0.0
+        for a in range(k):
+            if free[a] and c[a] > 0.0:
+                s += c[a] / ((d[a] - dmin) + dz)
+        if s <= target:
+            for a in range(k):
+                if free[a] and c[a] > 0.0:
+                    h[a] = c[a] / ((d[a] - dmin) + dz)
+            h[m] = target - s
+            return
     delta = 0.0
     for a in range(k):
         if free[a] and c[a] > 0.0:
@@ -160,15 +180,12 @@ def _simplex_linear(c, d, free, target, h):
         f = -target
         g = 0.0
         for a in range(k):
-            if free[a]:
-                if c[a] > 0.0:
-                    b = (d[a] - dmin) + delta
-                    ha = c[a] / b
-                    h[a] = ha
-                    f += ha
-                    g += ha * (delta / b)
-                else:
-                    h[a] = 0.0
+            if free[a] and c[a] > 0.0:
+                b = (d[a] - dmin) + delta
+                ha = c[a] / b
+                h[a] = ha
+                f += ha
+                g += ha * (delta / b)
         if f <= NEWTON_RTOL * target or g == 0.0:
             break
         delta_new = delta + f * delta / g
@@ -446,6 +463,39 @@ def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, 
     """
     T = bounds.shape[0] - 1
     for t in prange(T):
+        b0 = bounds[t]
+        b1 = bounds[t + 1]
+        Mu_t = Mu[b0:b1] if has_mu else Mu
+        lam_t = lam_pix[b0:b1] if has_mu else lam_pix
+        fix_t = Hfix[b0:b1] if has_fix else Hfix
+        Lparts[t] = sparse_chunk(indptr[b0:b1 + 1], indices, data, H[b0:b1], A, colsum, Mu_t,
+                                 lam_t, fix_t, has_mu, has_fix, sparsity, eps, simplex,
+                                 update_h, accumulate, eval_loss, Rparts[t], Hparts[t])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps, simplex,
+               update_h, accumulate, eval_loss, bounds, Rparts, Hparts, Lparts):
+    """Serial version of :func:`dense_pass` (small problems: no thread synchronisation)."""
+    T = bounds.shape[0] - 1
+    for t in range(T):
+        b0 = bounds[t]
+        b1 = bounds[t + 1]
+        Mu_t = Mu[b0:b1] if has_mu else Mu
+        lam_t = lam_pix[b0:b1] if has_mu else lam_pix
+        fix_t = Hfix[b0:b1] if has_fix else Hfix
+        Lparts[t] = dense_chunk(Y[b0:b1], H[b0:b1], At, colsum, Mu_t, lam_t, fix_t, has_mu,
+                                has_fix, sparsity, eps, simplex, update_h, accumulate,
+                                eval_loss, Rparts[t], Hparts[t])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sparse_pass_serial(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
+                sparsity, eps, simplex, update_h, accumulate, eval_loss, bounds, Rparts, Hparts,
+                Lparts):
+    """Serial version of :func:`sparse_pass`."""
+    T = bounds.shape[0] - 1
+    for t in range(T):
         b0 = bounds[t]
         b1 = bounds[t + 1]
         Mu_t = Mu[b0:b1] if has_mu else Mu

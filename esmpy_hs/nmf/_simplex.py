@@ -62,10 +62,11 @@ def solve_entry_problem_np(c, d, lam, mu, free, target, simplex, h):
     nfree = free.sum(axis=1)
     anyc = (free & (c > 0.0)).any(axis=1)
     lam1 = lam[:, 0]
-    active = (nfree > 0) & (target > 0.0) & ~((lam1 == 0.0) & ~anyc)
+    active = (nfree > 0) & (target > 0.0)
     zero_rows = (nfree > 0) & (target <= 0.0)
     h[zero_rows[:, None] & free] = 0.0
-    lin = active & (lam1 == 0.0)
+    lin = active & (lam1 == 0.0) & anyc
+    vertex_only = active & (lam1 == 0.0) & ~anyc
     quad = active & (lam1 != 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cq = c / target[:, None] - d - 2.0 * lam * (target[:, None] - mu)
@@ -103,4 +104,25 @@ def solve_entry_problem_np(c, d, lam, mu, free, target, simplex, h):
         if not running.any():
             break
         nu = np.where(running, nu_new, nu)
-    h[active[:, None] & free] = hcur[active[:, None] & free]
+    upd = (lin | quad)[:, None] & free
+    h[upd] = hcur[upd]
+    # lam == 0: entries without counts (c == 0) are 0 unless the cheapest of them, m, has
+    # d_m + nu < 0; then nu = -d_m and h_m takes the remainder (see _simplex_linear)
+    zero_c = free & (c == 0.0)
+    has_z = (lin | vertex_only) & zero_c.any(axis=1)
+    if has_z.any():
+        dz_all = np.where(zero_c, d, np.inf)
+        m = np.argmin(dz_all, axis=1)
+        rows = np.arange(c.shape[0])
+        dm = dz_all[rows, m]
+        h[(lin[:, None] & zero_c)] = 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dz = dmin - dm
+            hb = np.where(pos, c / ((d - dmin[:, None]) + dz[:, None]), 0.0)
+        s = hb.sum(axis=1)
+        vert = lin & has_z & (dz > 0) & (s <= target)
+        h[vert[:, None] & pos] = hb[vert[:, None] & pos]
+        h[rows[vert], m[vert]] = (target - s)[vert]
+        vo = vertex_only & has_z
+        h[vo[:, None] & free] = 0.0
+        h[rows[vo], m[vo]] = target[vo]

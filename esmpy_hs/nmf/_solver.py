@@ -5,12 +5,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from esmpy_hs.nmf import _kernels
 from esmpy_hs.nmf._data import CountData
 from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
 from esmpy_hs.nmf._simplex import solve_entry_problem_np
+
+#: Below this many evaluated entries per sweep (channels x pixels dense, non-zeros sparse)
+#: the kernels run on one thread.
+PARALLEL_MIN_WORK = 4_000_000
 
 
 @dataclass
@@ -62,15 +67,23 @@ class Engine:
         Working dtype of the channel loops and of the stored H.
     n_chunks : int
         Number of pixel chunks (partials) per sweep; use a few per thread.
+    parallel : bool or None
+        Run the chunks on numba threads; None decides from the size of the work (small
+        problems run serially, where synchronising threads would cost more than it saves).
     """
 
-    def __init__(self, data: CountData, G: np.ndarray, problem: Problem, dtype, n_chunks: int):
+    def __init__(self, data: CountData, G: np.ndarray, problem: Problem, dtype, n_chunks: int,
+                 parallel: bool | None = None):
         self.data = data
         self.G = np.ascontiguousarray(G, dtype=np.float64)
         self.Gsum = self.G.sum(axis=0)
         self.problem = problem
         self.dtype = np.dtype(dtype)
-        self.bounds = chunk_bounds(data.n_pixels, n_chunks)
+        work = data.nnz if data.kind == "sparse" else data.n_pixels * data.n_channels
+        if parallel is None:
+            parallel = numba.get_num_threads() > 1 and work >= PARALLEL_MIN_WORK
+        self.parallel = bool(parallel)
+        self.bounds = chunk_bounds(data.n_pixels, n_chunks if self.parallel else 1)
         k = problem.k
         n = data.n_channels
         T = self.bounds.shape[0] - 1
@@ -117,14 +130,16 @@ class Engine:
         d = self.data
         if d.kind == "dense":
             At = np.ascontiguousarray(A64.T, dtype=self.dtype)
-            _kernels.dense_pass(d.Y, H, At, colsum, self._mu, self._lam_pix, self._fixH,
+            run = _kernels.dense_pass if self.parallel else _kernels.dense_pass_serial
+            run(d.Y, H, At, colsum, self._mu, self._lam_pix, self._fixH,
                                 has_mu, has_fix, float(pb.sparsity), float(pb.sparsity_eps),
                                 simplex, update_h, accumulate, eval_loss, self.bounds,
                                 self._Rparts, self._Hparts, self._Lparts)
             R = self._Rparts.sum(axis=0).T
         else:
             A = np.ascontiguousarray(A64, dtype=self.dtype)
-            _kernels.sparse_pass(d.indptr, d.indices, d.data, H, A, colsum, self._mu,
+            run = _kernels.sparse_pass if self.parallel else _kernels.sparse_pass_serial
+            run(d.indptr, d.indices, d.data, H, A, colsum, self._mu,
                                  self._lam_pix, self._fixH, has_mu, has_fix,
                                  float(pb.sparsity), float(pb.sparsity_eps), simplex, update_h,
                                  accumulate, eval_loss, self.bounds, self._Rparts,
