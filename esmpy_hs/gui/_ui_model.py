@@ -366,6 +366,10 @@ class EsmpyDecompositionUI(t.HasTraits):
             if name == "random_state" and self.init == "auto":
                 return FieldNote("info", "unused with init='auto' (deterministic)")
             return FieldNote("default", "default")
+        if name in ("elements", "ignore_elements"):
+            unknown = _unknown_elements(parse_elements(getattr(self, name)))
+            if unknown:
+                return FieldNote("missing", "unknown symbol(s): " + ", ".join(unknown))
         if name == "ignore_elements":
             if self.ignore_elements.strip():
                 return FieldNote("edited", "modelled, left out of the compositions")

@@ -255,6 +255,9 @@ def test_invalid_input_shows_message_and_does_not_run(signal, recorder, name, va
     ui, w = _form(signal)
     w[name].value = value
     assert w["run_button"].disabled
+    if name.endswith("elements") and value.strip():
+        assert ui.field_note(name).kind == "missing"
+        assert "unknown symbol(s): " in w["notes"][name].value
     assert html_unescape(w["messages"].value).count(message) == 1
     _click(w["run_button"])  # even when clicked programmatically: nothing runs
     assert recorder.calls == []
@@ -464,8 +467,20 @@ def test_tutorial_notebook_runs_and_shows_results():
     ]
     assert len(done) == 1 and re.search(r"Done: \d+ iterations", done[0])
     outputs = [m["state"]["outputs"] for m in models if m["model_name"] == "OutputModel"]
-    assert len(outputs) == 1 and len(outputs[0]) == 3  # table, maps, spectra
+    outputs.sort(key=len)
+    assert [len(o) for o in outputs] == [0, 3]  # 2nd form: nothing; 1st: table, maps, spectra
+    outputs = outputs[1:]
     assert "Ca" in outputs[0][0]["data"]["text/html"]
     # the composition cell after the form: the matrix (Si, O, Mg) is found
-    table = nb.cells[-1].outputs[0]["data"]["text/plain"]
+    (cell,) = [c for c in nb.cells if c.source == "s.get_phase_compositions()"]
+    table = cell.outputs[0]["data"]["text/plain"]
     assert "Mg" in table and "Si" in table
+    # the second form (missing beam energy, mistyped element) cannot run and says why
+    runs = [m["state"] for m in models if m["state"].get("description") == "Run"]
+    assert sorted(r.get("disabled", False) for r in runs) == [False, True]
+    cannot = [
+        m["state"]["value"]
+        for m in models
+        if m["model_name"] == "HTMLModel" and "Cannot run" in m["state"].get("value", "")
+    ]
+    assert len(cannot) == 1 and "Mgg" in cannot[0] and "Beam energy: missing" in cannot[0]
