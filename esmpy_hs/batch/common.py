@@ -30,8 +30,8 @@ def add_metadata_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that supply acquisition metadata (explicit values override the file's)."""
     group = parser.add_argument_group(
         "acquisition metadata",
-        "Used for every file. An option given here overrides the value recorded in a file "
-        "(and the report says so); leave it out to use the file's value, with the "
+        "Used for every file. An option given here overrides the value recorded in a file\n"
+        "(and the report says so); leave it out to use the file's value, with the\n"
         "configuration file filling only what a file lacks.",
     )
     group.add_argument("--elements", nargs="+", metavar="EL",

@@ -47,6 +47,7 @@ __all__ = [
     "load_config",
     "resolve_run_settings",
     "resolve_metadata",
+    "check_estimator_options",
 ]
 
 SOURCES = ("option", "config", "file", "default", "missing")
@@ -405,3 +406,45 @@ def resolve_metadata(
             source, note = _ABSENT[name]
             out[name] = Setting(name, defaults.get(name), source, note)
     return out
+
+
+#: estimator options a batch run sets itself
+_ESTIMATOR_RESERVED = ("self", "n_components", "G", "shape_2d", "callback", "verbose",
+                       "show_progressbar")
+
+
+def check_estimator_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the ``[estimator]`` table against the options of :class:`esmpy_hs.nmf.EsmpyNMF`.
+
+    Parameters
+    ----------
+    options : mapping
+
+    Returns
+    -------
+    dict
+        The same options.
+
+    Raises
+    ------
+    ConfigError
+        For an option the estimator does not have (or one the batch run sets itself).
+    """
+    import inspect
+
+    from esmpy_hs.nmf import EsmpyNMF
+
+    valid = [name for name in inspect.signature(EsmpyNMF.__init__).parameters
+             if name not in _ESTIMATOR_RESERVED]
+    valid.append("low_cut")  # esmpy_hs.decompose's own option
+    unknown = [name for name in options if name not in valid]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigError(
+            f"[estimator]: unknown option(s) {', '.join(hints)}; the options are "
+            f"{', '.join(sorted(valid))}."
+        )
+    return dict(options)

@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import textwrap
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ from esmpy_hs.batch.common import (
     quiet_environment,
     read_config,
 )
-from esmpy_hs.batch.config import ConfigError, Setting, resolve_run_settings
+from esmpy_hs.batch.config import (
+    METADATA_KEYS,
+    RUN_KEYS,
+    ConfigError,
+    Setting,
+    check_estimator_options,
+    resolve_run_settings,
+)
 from esmpy_hs.batch.io import expand_inputs
 from esmpy_hs.batch.pipeline import FileJob, FileResult, process_file
 from esmpy_hs.batch.report import format_setting, format_table
@@ -86,9 +94,18 @@ configuration file (TOML; every key is optional, options on the command line win
   jobs = 2
   [estimator]                            # further options of esmpy_hs.nmf.EsmpyNMF
   tol = 1e-5
+{keys}
+(--overwrite is accepted on the command line only.)
 
 Put the files before --elements/--add-elements/--ignore, or end the element list with --.
 """
+
+
+EPILOG = EPILOG.format(keys=textwrap.fill(
+    ", ".join([*(k for k in RUN_KEYS if k != "estimator"), *METADATA_KEYS])
+    + "; and the [estimator] table.",
+    width=92, initial_indent="keys: ", subsequent_indent="  ",
+))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -288,6 +305,7 @@ def run(args: argparse.Namespace) -> int:
                               "esmpy-hs decompose data/*.hspy -k 3")
         config = read_config(args.config)
         run_settings = resolve_run_settings(_run_options(args), config)
+        check_estimator_options(run_settings["estimator"].value)
         meta_options = metadata_options(args)
     except ConfigError as exc:
         sys.stderr.write(f"esmpy-hs decompose: error: {exc}\n")

@@ -151,7 +151,12 @@ def _elements_setting(settings: dict[str, Setting], add: tuple[str, ...],
     if not extra:
         return base
     notes = [base.note] if base.note and base.source != "missing" else []
-    notes.append("+ " + " ".join(extra) + " (--add-elements / --ignore)")
+    added = [e for e in extra if e in add]
+    ignored = [e for e in extra if e not in add]
+    if added:
+        notes.append(f"{' '.join(added)} added (add_elements)")
+    if ignored:
+        notes.append(f"{' '.join(ignored)} added: modelled but not quantified (ignore)")
     source = base.source if base.source != "missing" else add_source
     return Setting("elements", elements + extra, source, "; ".join(notes))
 

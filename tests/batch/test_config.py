@@ -9,6 +9,7 @@ import pytest
 from esmpy_hs.batch.config import (
     METADATA_KEYS,
     ConfigError,
+    check_estimator_options,
     load_config,
     resolve_metadata,
     resolve_run_settings,
@@ -134,3 +135,12 @@ def test_run_settings_option_config_default():
     assert got["estimator"].value == {"tol": 1e-6}
     with pytest.raises(ConfigError, match="jobs = 0"):
         resolve_run_settings({"jobs": 0}, {})
+
+
+def test_estimator_table_is_checked_against_the_estimator():
+    assert check_estimator_options({"tol": 1e-6, "smoothness": 0.0, "low_cut": 0.2}) == {
+        "tol": 1e-6, "smoothness": 0.0, "low_cut": 0.2}
+    with pytest.raises(ConfigError, match="'smoothnes' \\(did you mean 'smoothness'\\?\\)"):
+        check_estimator_options({"smoothnes": 1.0})
+    with pytest.raises(ConfigError, match="'n_components'"):
+        check_estimator_options({"n_components": 3})  # set by --components
