@@ -20,6 +20,7 @@ _LAZY = {
     "decompose": "esmpy_hs.decompose",
     "get_phase_compositions": "esmpy_hs.quantification",
     "export_results": "esmpy_hs.results",
+    "decomposition_gui": "esmpy_hs.gui",
     "datasets": "esmpy_hs.datasets",
     "metrics": "esmpy_hs.metrics",
 }
