@@ -151,11 +151,10 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    The scikit-learn estimator checks pass except those listed by
-    ``EsmpyNMF._expected_failed_checks`` (see ``tests/nmf/test_sklearn_checks.py``):
-    none are expected to fail with the default parameters; the dtype of the outputs is the
-    ``dtype`` parameter (float32 by default), so float64 input is not preserved unless
-    ``dtype=np.float64``.
+    All of scikit-learn's estimator checks pass (``tests/nmf/test_sklearn_checks.py`` runs
+    them with ``expected_failed_checks`` empty). The outputs have the precision of the
+    ``dtype`` parameter (float32 by default, declared in the transformer tags), so float64
+    input gives float32 abundances unless ``dtype=np.float64``.
 
     :meth:`transform` projects new pixels onto the fitted phases without spatial smoothness
     (the new pixels have no grid), so on the training data it differs slightly from
