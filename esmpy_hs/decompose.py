@@ -33,6 +33,9 @@ ESMPY_ALGORITHM = "esmpy"
 #: default low-energy cut (keV): channels at or below it are not fitted
 DEFAULT_LOW_CUT = 0.15
 
+# data peaks further than this (keV) from the model's line energies -> calibration warning
+_SHIFT_WARN_KEV = 0.015
+
 # rows of the data checked at a time for NaN / negative counts
 _CHECK_ROWS = 4096
 
@@ -262,6 +265,52 @@ def _check_counts(data: np.ndarray, fit: np.ndarray, nav_keep: np.ndarray | None
             "background subtraction, or clip a copy (s2 = s.deepcopy(); "
             "s2.data[s2.data < 0] = 0)."
         )
+
+
+def _peak_shift(
+    data_sum: np.ndarray,
+    lines_sum: np.ndarray,
+    continuum_sum: np.ndarray,
+    fit: np.ndarray,
+    scale: float,
+) -> float:
+    """Energy shift (keV) of the data's X-ray peaks relative to the modelled lines.
+
+    Works on the pixel-summed spectra: the data minus the modelled continuum is compared with
+    the modelled characteristic lines, on the fitted channels around the lines. The line model
+    is shifted by whole channels (up to ±0.1 keV) to maximise the correlation; a parabola
+    through the best three shifts gives the sub-channel value. Positive: the data peaks sit
+    above the modelled line energies. NaN when it cannot be measured reliably (fewer than
+    1000 counts in the line regions, or the best shift at the edge of the search).
+    """
+    max_shift = int(min(20, max(1, round(0.1 / scale))))
+    n = fit.size
+    if not np.any(lines_sum > 0):
+        return float("nan")
+    near = lines_sum > 0.01 * lines_sum.max()
+    for _ in range(max_shift):  # widen each line region by the search range
+        near[1:] |= near[:-1].copy()
+        near[:-1] |= near[1:].copy()
+    idx = np.flatnonzero(fit & near)
+    idx = idx[(idx >= max_shift) & (idx < n - max_shift)]
+    residual = data_sum - continuum_sum
+    if idx.size < 3 or residual[idx].sum() < 1000:
+        return float("nan")
+    d = residual[idx] - residual[idx].mean()
+    scores = np.full(2 * max_shift + 1, -np.inf)
+    for i, shift in enumerate(range(-max_shift, max_shift + 1)):
+        m = lines_sum[idx - shift]
+        m = m - m.mean()
+        denom = np.sqrt((m * m).sum() * (d * d).sum())
+        if denom > 0:
+            scores[i] = float((m * d).sum() / denom)
+    best = int(np.argmax(scores))
+    if best in (0, scores.size - 1) or not np.isfinite(scores[best]):
+        return float("nan")
+    left, mid, right = scores[best - 1 : best + 2]
+    curvature = left - 2 * mid + right
+    offset = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+    return float((best - max_shift + offset) * scale)
 
 
 def _work_data(signal, dtype) -> tuple[np.ndarray, bool]:
@@ -587,6 +636,27 @@ def decompose(
     lr.esmpy_W = W
     lr.esmpy_G = G_full
     lr.esmpy_fit_mask = fit.copy()
+    keep = slice(None) if nav_mask_flat is None else ~nav_mask_flat
+    phase_totals = np.nansum(lr.loadings, axis=0)
+    element_cols = [labels.index(e) for e in model.elements]
+    other_cols = [i for i in range(len(labels)) if i not in element_cols]
+    energy_shift = _peak_shift(
+        flat[keep].sum(axis=0, dtype=np.float64),
+        G_full[:, element_cols] @ (W[element_cols] @ phase_totals),
+        G_full[:, other_cols] @ (W[other_cols] @ phase_totals),
+        fit,
+        axis_info.scale,
+    )
+    if abs(energy_shift) >= max(_SHIFT_WARN_KEV, 0.75 * axis_info.scale):  # False for NaN
+        in_units = energy_shift * (1000.0 if axis_info.units.lower() == "ev" else 1.0)
+        warnings.warn(
+            f"The X-ray peaks in the data sit {energy_shift * 1000:+.0f} eV from the modelled "
+            "line energies: the energy axis calibration looks off, which biases the "
+            "compositions. Correct it, e.g. s.axes_manager.signal_axes[0].offset -= "
+            f"{in_units:.4g}, and decompose again.",
+            UserWarning,
+            stacklevel=2,
+        )
     metadata_used = params.to_dict()
     metadata_used["energy_resolution_MnKa"] = resolution.to_dict()
     metadata_used["detector"] = detector_obj.as_dict()
@@ -609,6 +679,7 @@ def decompose(
             "metadata": metadata_used,
             "notes": list(params.notes),
             "n_fit_channels": n_fit,
+            "energy_shift_keV": energy_shift,  # NaN: not measurable
             "n_iter": int(getattr(estimator, "n_iter_", -1)),
             "stop_reason": str(getattr(estimator, "stop_reason_", "")),
             "reconstruction_err": float(getattr(estimator, "reconstruction_err_", np.nan)),

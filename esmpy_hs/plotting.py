@@ -69,6 +69,16 @@ def _xray_lines(element: str, e_min: float, e_max: float) -> list[tuple[str, flo
     return out
 
 
+def _default_energy_range(state: EsmpyState, energies: np.ndarray) -> tuple[float, float]:
+    """The fitted range, cut 1 keV above the highest strong line of the modelled elements."""
+    fit = np.flatnonzero(state.fit_mask)
+    low, high = float(energies[fit[0]]), float(energies[fit[-1]])
+    lines = [e for el in state.elements for _, e in _xray_lines(el, low, high)]
+    if lines:
+        high = min(high, max(lines) + 1.0)
+    return low, high
+
+
 def _mean_spectra(s, state: EsmpyState) -> tuple[np.ndarray, np.ndarray]:
     """Abundance-weighted mean data and mean model of each phase, (k, n_channels) each."""
     H = np.nan_to_num(state.loadings)  # (n_pix, k)
@@ -115,7 +125,8 @@ def plot_phase_spectra(
         Mark and label the lines of the elements that make up at least 5 % of the phase's
         element counts.
     energy_range : (float, float), optional
-        keV; default: the energy range used in the fit.
+        keV; default: the energy range used in the fit, up to 1 keV above the highest strong
+        line of the modelled elements.
     log_scale : bool
         Logarithmic intensity axis.
     ncols : int
@@ -132,8 +143,7 @@ def plot_phase_spectra(
     idx = _phase_indices(phases, state.n_components)
     energies = state.energies_keV
     if energy_range is None:
-        fit = np.flatnonzero(state.fit_mask)
-        energy_range = (float(energies[fit[0]]), float(energies[fit[-1]]))
+        energy_range = _default_energy_range(state, energies)
     e_min, e_max = (float(v) for v in energy_range)
     window = (energies >= e_min) & (energies <= e_max)
     shares = _element_shares(state)
@@ -208,7 +218,7 @@ def plot_abundance_maps(
     cmap: str = "viridis",
     ncols: int | None = None,
     vmin: float = 0.0,
-    vmax: float = 1.0,
+    vmax: float | None = None,
     figsize: tuple[float, float] | None = None,
 ):
     """Plot the abundance map of each phase (H, between 0 and 1; pixels sum to one).
@@ -222,8 +232,11 @@ def plot_abundance_maps(
         Matplotlib colormap.
     ncols : int, optional
         Columns of the panel grid (default up to 4).
-    vmin, vmax : float
-        Colour limits (abundances are fractions).
+    vmin : float
+        Lower colour limit.
+    vmax : float, optional
+        Upper colour limit; default: each map's own maximum (abundances are fractions, so
+        ``vmax=1`` puts all maps on one scale).
     figsize : (float, float), optional
 
     Returns
@@ -243,14 +256,15 @@ def plot_abundance_maps(
     for n, j in enumerate(idx):
         ax = axes.flat[n]
         m = maps[j]
+        top = vmax if vmax is not None else max(float(np.nanmax(m)), vmin + 1e-6)
         if m.ndim == 1:
             ax.plot(m)
-            ax.set_ylim(vmin, vmax)
+            ax.set_ylim(vmin, top)
             ax.set_xlabel("position (pixel)")
             ax.set_ylabel("abundance")
         else:
             image = m.reshape(m.shape[-2], -1) if m.ndim > 2 else m
-            im = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            im = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=top, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)

@@ -195,7 +195,12 @@ def test_decomposition_model_and_hyperspy_accessors(decomposed):
     assert factors.data.shape == (2, SIZE)
     loadings = s.get_decomposition_loadings()
     assert loadings.data.shape == (2, 24, 20)
+
+
+def test_plot_decomposition_results(decomposed):
+    s, _, _ = decomposed
     s.plot_decomposition_results()
+    s.plot_decomposition_factors()
 
 
 def test_hspy_round_trip(decomposed, tmp_path):
@@ -359,6 +364,17 @@ def test_poisson_normalisation_and_vacuum_mask_are_ignored_with_warnings():
     assert "vacuum mask" in messages
     assert s.learning_results.poissonian_noise_normalized is False
     assert s.learning_results.navigation_mask is None
+
+
+def test_miscalibrated_energy_axis_is_detected(decomposed):
+    s, _, _ = decomposed
+    assert abs(s.learning_results.esmpy_params["energy_shift_keV"]) < 0.004
+    shifted = simulated_signal(ny=10, nx=10)
+    shifted.axes_manager.signal_axes[0].offset += 0.04  # peaks now read 40 eV too high
+    with pytest.warns(UserWarning, match=r"\+40 eV from the modelled.*offset -= 0\.0[34]"):
+        decompose(shifted, 2, max_iter=60)
+    shift = shifted.learning_results.esmpy_params["energy_shift_keV"]
+    assert shift == pytest.approx(0.04, abs=0.004)
 
 
 def test_sem_signal_warns_about_the_thin_film_model():

@@ -77,7 +77,8 @@ def test_phase_spectra_curves_and_line_markers(decomposed):
         # the abundance-weighted model agrees with the weighted data (the model fits)
         model = model_line.get_ydata()
         assert np.abs(model - expected).sum() / expected.sum() < 0.15
-        assert x[0] > 0.15  # the default range is the fitted one
+        assert x[0] > 0.15  # the default range starts where the fit does
+        assert 8.05 < x[-1] < 9.1  # and ends 1 keV above the highest line (Cu Ka)
     labels = {t.get_text() for ax in axes for t in ax.texts}
     comp = get_phase_compositions(s)
     particle = int(np.argmax(comp.atomic_percent[comp.elements.index("Si")]))
@@ -109,8 +110,10 @@ def test_abundance_maps(decomposed):
     maps = decomposed.learning_results.loadings.T.reshape(2, NY, NX)
     for j, im in enumerate(images):
         np.testing.assert_allclose(np.asarray(im.get_array()), maps[j])
-        assert im.get_clim() == (0.0, 1.0)
+        assert im.get_clim() == (0.0, pytest.approx(maps[j].max()))
     assert len(fig.axes) == 4  # two maps and their colour bars
+    fig = plot_abundance_maps(decomposed, vmax=1.0)
+    assert all(ax.images[0].get_clim() == (0.0, 1.0) for ax in fig.axes if ax.images)
 
 
 def test_composition_bars(decomposed):
