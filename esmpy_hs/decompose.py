@@ -238,6 +238,50 @@ def _fixed_W_matrix(fixed_W, labels: list[str], k: int) -> np.ndarray | None:
     return out
 
 
+def _initial_values(W_init, H_init, labels, k, axes_manager, nav_mask_flat):
+    """(W0, H0) for the estimator's fit, or None; shapes checked against the model."""
+    if W_init is None and H_init is None:
+        return None
+    W0 = H0 = None
+    if W_init is not None:
+        W0 = np.asarray(W_init, dtype=float)
+        if W0.shape != (len(labels), k):
+            raise ValueError(
+                f"W_init has shape {W0.shape}; it must be (n_G, n_components) = "
+                f"{(len(labels), k)} with rows {labels}."
+            )
+    if H_init is not None:
+        n_pixels = int(axes_manager.navigation_size)
+        H0 = np.asarray(H_init, dtype=float)
+        if H0.size != k * n_pixels or H0.shape[0] != k:
+            raise ValueError(
+                f"H_init has shape {H0.shape}; it must be (n_components, n_pixels) = "
+                f"{(k, n_pixels)} or (n_components, *navigation shape)."
+            )
+        H0 = H0.reshape(k, n_pixels)
+        if nav_mask_flat is not None:
+            H0 = H0[:, ~nav_mask_flat]
+    return W0, H0
+
+
+class _StartFrom:
+    """Estimator wrapper that passes starting values to ``fit_transform`` (HyperSpy's
+    custom-object contract calls it with the data only)."""
+
+    def __init__(self, estimator, W, H):
+        self.estimator, self.W, self.H = estimator, W, H
+
+    def fit_transform(self, X, y=None):
+        return self.estimator.fit_transform(X, W=self.W, H=self.H)
+
+    def transform(self, X):
+        return self.estimator.transform(X)
+
+    @property
+    def components_(self):
+        return self.estimator.components_
+
+
 def _check_counts(data: np.ndarray, fit: np.ndarray, nav_keep: np.ndarray | None) -> None:
     """NaN/inf or negative counts in the fitted part of the data -> ValueError."""
     rows = np.arange(data.shape[0]) if nav_keep is None else np.flatnonzero(nav_keep)
@@ -345,6 +389,8 @@ def decompose(
     detector=None,
     energy_range: tuple[float, float] | None = None,
     low_cut: float = DEFAULT_LOW_CUT,
+    W_init=None,
+    H_init=None,
     signal_mask=None,
     navigation_mask=None,
     normalize_poissonian_noise: bool = False,
@@ -411,6 +457,11 @@ def decompose(
         Log a summary (logger ``esmpy_hs.decompose``, level INFO). Nothing is printed.
     return_info : bool
         Return the fitted :class:`~esmpy_hs.nmf.EsmpyNMF`.
+    W_init : array-like, optional
+        Starting W, (n_G, k) in the order of the G labels (e.g. ``esmpy_W`` of an earlier
+        run); takes precedence over ``init``.
+    H_init : array-like, optional
+        Starting abundances, (k, n_pixels) or (k, *navigation shape in array order).
     **estimator_options
         Any :class:`~esmpy_hs.nmf.EsmpyNMF` option: ``max_iter``, ``tol``, ``random_state``,
         ``init``, ``smoothness``, ``sparsity``, ``simplex``, ``fixed_W`` (array (n_G, k), NaN =
@@ -436,6 +487,10 @@ def decompose(
     ``esmpy_fit_mask`` and ``esmpy_params``); they survive ``s.save()``. Use
     :func:`esmpy_hs.get_phase_compositions`, :func:`esmpy_hs.export_results` and the plots
     of :mod:`esmpy_hs.plotting`. Lazy signals are computed into memory for the fit.
+
+    On a plain exspy ``EDSTEMSpectrum``, ``s.decomposition(algorithm="esmpy")`` is not
+    available (esmpy-hs never patches exspy): call this function, or convert the signal with
+    ``s.set_signal_type("esmpy")`` first.
 
     Examples
     --------
@@ -595,6 +650,7 @@ def decompose(
         shape_2d = None
     if "fixed_W" in estimator_options:
         estimator_options["fixed_W"] = _fixed_W_matrix(estimator_options["fixed_W"], labels, k)
+    start = _initial_values(W_init, H_init, labels, k, am, nav_mask_flat)
 
     estimator = _estimator_class()(
         n_components=k,
@@ -603,11 +659,12 @@ def decompose(
         show_progressbar=show_progressbar,
         **estimator_options,
     )
+    algorithm = estimator if start is None else _StartFrom(estimator, *start)
 
     from hyperspy.signals import Signal1D
 
-    axes = [ax.get_axis_dictionary() for ax in am._get_axes_in_natural_order()]
-    work = Signal1D(data, axes=axes)
+    axes = [ax.get_axis_dictionary() for ax in sorted(am._axes, key=lambda a: a.index_in_array)]
+    work = Signal1D(data, axes=axes)  # array order
     _logger.info(
         "esmpy: fitting %d phases on %d pixels x %d channels (%d G columns)",
         k,
@@ -616,7 +673,7 @@ def decompose(
         len(labels),
     )
     work.decomposition(
-        algorithm=estimator,
+        algorithm=algorithm,
         output_dimension=k,
         normalize_poissonian_noise=False,
         navigation_mask=None
@@ -676,6 +733,7 @@ def decompose(
             "dropped_elements": dropped,
             "scale_factors": getattr(model, "scale_factors", None),
             "estimator": estimator_params,
+            "initial_values_given": {"W": W_init is not None, "H": H_init is not None},
             "metadata": metadata_used,
             "notes": list(params.notes),
             "n_fit_channels": n_fit,

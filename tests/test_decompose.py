@@ -309,6 +309,18 @@ def test_fixed_W_by_label_and_phase():
         decompose(s, 2, fixed_W={"Fe": {0: 1.0}})
 
 
+def test_warm_start_from_previous_results():
+    s = simulated_signal(ny=8, nx=8)
+    decompose(s, 2, max_iter=200, random_state=0)
+    lr = s.learning_results
+    W0, H0 = lr.esmpy_W.copy(), lr.loadings.T.reshape(2, 8, 8)
+    decompose(s, 2, max_iter=1, W_init=W0, H_init=H0)
+    np.testing.assert_allclose(s.learning_results.esmpy_W, W0, rtol=0.01, atol=1e-4 * W0.max())
+    assert s.learning_results.esmpy_params["initial_values_given"] == {"W": True, "H": True}
+    with pytest.raises(ValueError, match=r"W_init has shape \(2, 2\)"):
+        decompose(s, 2, W_init=np.ones((2, 2)))
+
+
 def test_thickness_and_density_arguments_reach_the_model():
     s = simulated_signal(ny=6, nx=6)
     s.metadata.set_item("Sample.thickness", 0.1)
@@ -430,6 +442,7 @@ ERROR_CASES = [
     (None, {"bogus_option": 1}, TypeError, r"unknown keyword argument.*bogus_option"),
     (None, {"n_components": 0}, ValueError, r"n_components=0 must be >= 1"),
     (None, {"energy_range": (5.0, 1.0)}, ValueError, r"low must be below high"),
+    (None, {"tol": -1}, ValueError, r"tol=-1"),  # raised inside the fit
 ]
 
 
