@@ -374,6 +374,102 @@ def _work_data(signal, dtype) -> tuple[np.ndarray, bool]:
     return data.astype(dtype), True
 
 
+def _build_model(params, elements, detector, axis_info, low_cut):
+    """The physics model and G over the full axis; model-building errors get the fix."""
+    from esmpy_hs.physics import EDXSModel, EnergyAxis, Sample
+
+    detector_obj, resolution = _build_detector(detector, params.energy_resolution_MnKa)
+    sample = Sample(
+        thickness=params.thickness.value,
+        density=params.density.value,
+        take_off_angle=params.take_off_angle.value,
+        composition=None,
+    )
+    axis = EnergyAxis(
+        offset=axis_info.offset, scale=axis_info.scale, size=axis_info.size, units="keV"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = EDXSModel(
+                beam_energy=params.beam_energy.value,
+                energy_axis=axis,
+                elements=elements,
+                detector=detector_obj,
+                sample=sample,
+                low_cut=low_cut,
+                bremsstrahlung=True,
+            )
+            G_full = np.asarray(model.build_G(dtype=np.float64), dtype=np.float64)
+        except ValueError as err:
+            raise ValueError(
+                f"The X-ray model could not be built for elements {elements}: {err}. "
+                "Check the elements (s.add_elements([...]) or elements=[...]), the energy axis "
+                "calibration and the beam energy (s.set_microscope_parameters(beam_energy=...))."
+            ) from err
+    # the physics' warnings about dropped elements are replaced by decompose's own
+    dropped = [e for e in elements if e not in model.elements]
+    for w in caught:
+        if not (issubclass(w.category, UserWarning) and any(e in str(w.message) for e in dropped)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model, G_full, detector_obj, resolution
+
+
+def _fit_channels(model, G_full, labels, axis_info, energy_range, low_cut, beam, signal_mask):
+    """Boolean mask of the fitted channels and the energy range used; checks G on it."""
+    energies = axis_info.offset + axis_info.scale * np.arange(axis_info.size)
+    window, used_range = _energy_window(energies, energy_range, low_cut, beam, axis_info.end)
+    fit = np.asarray(model.fit_mask, dtype=bool) & window
+    if signal_mask is not None:
+        fit &= ~signal_mask
+    n_fit = int(fit.sum())
+    if n_fit < len(labels):
+        raise ValueError(
+            f"Only {n_fit} channels are left to fit (energy range {used_range[0]:g}-"
+            f"{used_range[1]:g} keV and signal_mask); at least {len(labels)} are needed. "
+            "Widen energy_range or relax signal_mask."
+        )
+    column_sums = G_full[fit].sum(axis=0)
+    if np.any(column_sums <= 0):
+        empty = [lab for lab, v in zip(labels, column_sums, strict=True) if v <= 0]
+        raise ValueError(
+            f"The G columns {empty} are zero over the fitted channels; widen energy_range or "
+            "relax signal_mask so their lines are included."
+        )
+    return fit, used_range
+
+
+def _grid_shape(axes_manager, masked: bool) -> tuple[int, int] | None:
+    """Pixel grid for the spatial smoothness: (ny, nx), (1, n) for a line scan, else None."""
+    if masked or axes_manager.navigation_dimension > 2:
+        return None
+    shape = tuple(int(n) for n in axes_manager._navigation_shape_in_array)
+    return shape if len(shape) == 2 else (1, shape[0])
+
+
+def _check_calibration(data_sum, G_full, W, phase_totals, element_cols, fit, axis_info):
+    """Measure the data-vs-model peak shift (keV) and warn when the axis looks miscalibrated."""
+    other_cols = [i for i in range(G_full.shape[1]) if i not in element_cols]
+    shift = _peak_shift(
+        data_sum,
+        G_full[:, element_cols] @ (W[element_cols] @ phase_totals),
+        G_full[:, other_cols] @ (W[other_cols] @ phase_totals),
+        fit,
+        axis_info.scale,
+    )
+    if abs(shift) >= max(_SHIFT_WARN_KEV, 0.75 * axis_info.scale):  # False for NaN
+        in_units = shift * (1000.0 if axis_info.units.lower() == "ev" else 1.0)
+        warnings.warn(
+            f"The X-ray peaks in the data sit {shift * 1000:+.0f} eV from the modelled "
+            "line energies: the energy axis calibration looks off, which biases the "
+            "compositions. Correct it, e.g. s.axes_manager.signal_axes[0].offset -= "
+            f"{in_units:.4g}, and decompose again.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return shift
+
+
 # --- main entry point ----------------------------------------------------------------------
 
 
@@ -503,7 +599,6 @@ def decompose(
     from hyperspy.signal import BaseSignal
 
     from esmpy_hs import __version__
-    from esmpy_hs.physics import EDXSModel, EnergyAxis, Sample
 
     # -- arguments and signal checks (nothing touches s) ------------------------------------
     if not isinstance(s, BaseSignal):
@@ -543,60 +638,22 @@ def decompose(
     model_elements = list(params.elements.value)
     model_elements += [e for e in ignored if e not in model_elements]
 
-    # -- physics: G over the full axis ------------------------------------------------------
-    detector_obj, resolution = _build_detector(detector, params.energy_resolution_MnKa)
-    energy_axis = EnergyAxis(
-        offset=axis_info.offset, scale=axis_info.scale, size=axis_info.size, units="keV"
+    # -- physics: G over the full axis, and the channels to fit ----------------------------
+    model, G_full, detector_obj, resolution = _build_model(
+        params, model_elements, detector, axis_info, low_cut
     )
-    sample = Sample(
-        thickness=params.thickness.value,
-        density=params.density.value,
-        take_off_angle=params.take_off_angle.value,
-        composition=None,
-    )
-    beam = params.beam_energy.value
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model = EDXSModel(
-                beam_energy=beam,
-                energy_axis=energy_axis,
-                elements=model_elements,
-                detector=detector_obj,
-                sample=sample,
-                low_cut=low_cut,
-                bremsstrahlung=True,
-            )
-            G_full = np.asarray(model.build_G(dtype=np.float64), dtype=np.float64)
-        except ValueError as err:
-            raise ValueError(
-                f"The X-ray model could not be built for elements {model_elements}: {err}. "
-                "Check the elements (s.add_elements([...]) or elements=[...]), the energy axis "
-                "calibration and the beam energy (s.set_microscope_parameters(beam_energy=...))."
-            ) from err
     dropped = [e for e in model_elements if e not in model.elements]
-    for w in caught:
-        if not (
-            dropped
-            and issubclass(w.category, UserWarning)
-            and any(e in str(w.message) for e in dropped)
-        ):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    energies = axis_info.offset + axis_info.scale * np.arange(axis_info.size)
-    window, used_range = _energy_window(energies, energy_range, low_cut, beam, axis_info.end)
-    fit = np.asarray(model.fit_mask, dtype=bool) & window
-    user_signal_mask = _mask_array(signal_mask, s, "signal")
-    if user_signal_mask is not None:
-        fit &= ~user_signal_mask
-    if dropped:
-        warnings.warn(
-            f"Element(s) {dropped} have no X-ray line between {low_cut:g} keV and "
-            f"{min(axis_info.end, beam):g} keV (the axis end or the beam energy) and are left "
-            "out of the model. Remove them from the elements, or use data whose energy axis "
-            "covers their lines.",
-            UserWarning,
-            stacklevel=2,
-        )
+    labels = [str(lab) for lab in model.labels]
+    fit, used_range = _fit_channels(
+        model,
+        G_full,
+        labels,
+        axis_info,
+        energy_range,
+        low_cut,
+        params.beam_energy.value,
+        _mask_array(signal_mask, s, "signal"),
+    )
     quantified = [e for e in model.elements if e not in ignored]
     if not quantified:
         raise ValueError(
@@ -605,21 +662,16 @@ def decompose(
             "quantify. Check the elements (s.add_elements([...]) or elements=...) and the "
             "energy axis calibration."
         )
-    labels = [str(lab) for lab in model.labels]
+    if dropped:
+        warnings.warn(
+            f"Element(s) {dropped} have no X-ray line between {low_cut:g} keV and "
+            f"{min(axis_info.end, params.beam_energy.value):g} keV (the axis end or the beam "
+            "energy) and are left out of the model. Remove them from the elements, or use data "
+            "whose energy axis covers their lines.",
+            UserWarning,
+            stacklevel=2,
+        )
     n_fit = int(fit.sum())
-    if n_fit < len(labels):
-        raise ValueError(
-            f"Only {n_fit} channels are left to fit (energy range {used_range[0]:g}-"
-            f"{used_range[1]:g} keV and signal_mask); at least {len(labels)} are needed. "
-            "Widen energy_range or relax signal_mask."
-        )
-    column_sums = G_full[fit].sum(axis=0)
-    if np.any(column_sums <= 0):
-        empty = [lab for lab, v in zip(labels, column_sums, strict=True) if v <= 0]
-        raise ValueError(
-            f"The G columns {empty} are zero over the fitted channels; widen energy_range or "
-            "relax signal_mask so their lines are included."
-        )
 
     # -- data: a float array for a private work signal --------------------------------------
     nav_mask_flat = _mask_array(navigation_mask, s, "navigation")
@@ -630,10 +682,8 @@ def decompose(
     if copied:
         _logger.info("data cast to %s on a copy for the fit (the signal is unchanged)", data.dtype)
 
-    nav_dim = am.navigation_dimension
-    shape_2d: tuple[int, int] | None
-    if nav_mask_flat is not None and nav_mask_flat.any():
-        shape_2d = None
+    masked = nav_mask_flat is not None and bool(nav_mask_flat.any())
+    if masked:
         if estimator_options.get("smoothness", "auto") not in (0, 0.0, None, "auto"):
             warnings.warn(
                 "Spatial smoothness is switched off: with a navigation_mask the fitted pixels "
@@ -642,12 +692,7 @@ def decompose(
                 stacklevel=2,
             )
         estimator_options["smoothness"] = 0.0
-    elif nav_dim == 2:
-        shape_2d = tuple(int(n) for n in am._navigation_shape_in_array)
-    elif nav_dim == 1:
-        shape_2d = (1, n_pixels)
-    else:
-        shape_2d = None
+    shape_2d = _grid_shape(am, masked)
     if "fixed_W" in estimator_options:
         estimator_options["fixed_W"] = _fixed_W_matrix(estimator_options["fixed_W"], labels, k)
     start = _initial_values(W_init, H_init, labels, k, am, nav_mask_flat)
@@ -694,26 +739,15 @@ def decompose(
     lr.esmpy_G = G_full
     lr.esmpy_fit_mask = fit.copy()
     keep = slice(None) if nav_mask_flat is None else ~nav_mask_flat
-    phase_totals = np.nansum(lr.loadings, axis=0)
-    element_cols = [labels.index(e) for e in model.elements]
-    other_cols = [i for i in range(len(labels)) if i not in element_cols]
-    energy_shift = _peak_shift(
+    energy_shift = _check_calibration(
         flat[keep].sum(axis=0, dtype=np.float64),
-        G_full[:, element_cols] @ (W[element_cols] @ phase_totals),
-        G_full[:, other_cols] @ (W[other_cols] @ phase_totals),
+        G_full,
+        W,
+        np.nansum(lr.loadings, axis=0),
+        [labels.index(e) for e in model.elements],
         fit,
-        axis_info.scale,
+        axis_info,
     )
-    if abs(energy_shift) >= max(_SHIFT_WARN_KEV, 0.75 * axis_info.scale):  # False for NaN
-        in_units = energy_shift * (1000.0 if axis_info.units.lower() == "ev" else 1.0)
-        warnings.warn(
-            f"The X-ray peaks in the data sit {energy_shift * 1000:+.0f} eV from the modelled "
-            "line energies: the energy axis calibration looks off, which biases the "
-            "compositions. Correct it, e.g. s.axes_manager.signal_axes[0].offset -= "
-            f"{in_units:.4g}, and decompose again.",
-            UserWarning,
-            stacklevel=2,
-        )
     metadata_used = params.to_dict()
     metadata_used["energy_resolution_MnKa"] = resolution.to_dict()
     metadata_used["detector"] = detector_obj.as_dict()
