@@ -676,11 +676,13 @@ def decompose(
     # -- data: a float array for a private work signal --------------------------------------
     nav_mask_flat = _mask_array(navigation_mask, s, "navigation")
     estimator_dtype = estimator_options.get("dtype", np.float32)
-    data, copied = _work_data(s, estimator_dtype)
-    flat = data.reshape(n_pixels, axis_info.size)
-    _check_counts(flat, fit, None if nav_mask_flat is None else ~nav_mask_flat)
-    if copied:
-        _logger.info("data cast to %s on a copy for the fit (the signal is unchanged)", data.dtype)
+    lazy = bool(getattr(s, "_lazy", False))  # lazy: fitted band by band (lazy_decompose)
+    if not lazy:
+        data, copied = _work_data(s, estimator_dtype)
+        flat = data.reshape(n_pixels, axis_info.size)
+        _check_counts(flat, fit, None if nav_mask_flat is None else ~nav_mask_flat)
+        if copied:
+            _logger.info("data cast to %s on a copy for the fit (signal unchanged)", data.dtype)
 
     masked = nav_mask_flat is not None and bool(nav_mask_flat.any())
     if masked:
@@ -706,10 +708,6 @@ def decompose(
     )
     algorithm = estimator if start is None else _StartFrom(estimator, *start)
 
-    from hyperspy.signals import Signal1D
-
-    axes = [ax.get_axis_dictionary() for ax in sorted(am._axes, key=lambda a: a.index_in_array)]
-    work = Signal1D(data, axes=axes)  # array order
     _logger.info(
         "esmpy: fitting %d phases on %d pixels x %d channels (%d G columns)",
         k,
@@ -717,20 +715,31 @@ def decompose(
         n_fit,
         len(labels),
     )
-    work.decomposition(
-        algorithm=algorithm,
-        output_dimension=k,
-        normalize_poissonian_noise=False,
-        navigation_mask=None
-        if nav_mask_flat is None
-        else nav_mask_flat.reshape(am._navigation_shape_in_array).T,
-        signal_mask=~fit,
-        print_info=False,
-        return_info=True,
-    )
+    if lazy:
+        from esmpy_hs.lazy_decompose import decompose_lazy_data
+
+        lr, data_sum = decompose_lazy_data(s, algorithm, fit=fit, navigation_mask=nav_mask_flat)
+    else:
+        from hyperspy.signals import Signal1D
+
+        axes = [ax.get_axis_dictionary() for ax in sorted(am._axes, key=lambda a: a.index_in_array)]
+        work = Signal1D(data, axes=axes)  # array order
+        work.decomposition(
+            algorithm=algorithm,
+            output_dimension=k,
+            normalize_poissonian_noise=False,
+            navigation_mask=None
+            if nav_mask_flat is None
+            else nav_mask_flat.reshape(am._navigation_shape_in_array).T,
+            signal_mask=~fit,
+            print_info=False,
+            return_info=True,
+        )
+        lr = work.learning_results
+        keep = slice(None) if nav_mask_flat is None else ~nav_mask_flat
+        data_sum = flat[keep].sum(axis=0, dtype=np.float64)
 
     # -- write back --------------------------------------------------------------------------
-    lr = work.learning_results
     W = np.asarray(estimator.W_, dtype=np.float64)
     lr.factors = G_full @ W
     lr.decomposition_algorithm = ESMPY_ALGORITHM
@@ -738,9 +747,8 @@ def decompose(
     lr.esmpy_W = W
     lr.esmpy_G = G_full
     lr.esmpy_fit_mask = fit.copy()
-    keep = slice(None) if nav_mask_flat is None else ~nav_mask_flat
     energy_shift = _check_calibration(
-        flat[keep].sum(axis=0, dtype=np.float64),
+        data_sum,
         G_full,
         W,
         np.nansum(lr.loadings, axis=0),

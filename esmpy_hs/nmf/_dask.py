@@ -177,8 +177,10 @@ def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _
         X = X[rows_keep]
     n_bad = n_neg = 0
     vmin = 0.0
+    colsum = np.zeros(X.shape[1])
     for r0 in range(0, X.shape[0], _CHECK_ROWS):
         xb = X[r0 : r0 + _CHECK_ROWS]
+        colsum += xb.sum(axis=0, dtype=np.float64)
         if keep is not None:
             xb = xb[:, keep]
         if xb.dtype.kind == "f":
@@ -190,7 +192,8 @@ def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _
             vmin = min(vmin, float(xb.min()))
         if xb.dtype.kind != "u":
             n_neg += int(np.count_nonzero(xb < 0))
-    stats = {"n_bad": n_bad, "n_negative": n_neg, "min": vmin, "n_pixels": int(X.shape[0])}
+    stats = {"n_bad": n_bad, "n_negative": n_neg, "min": vmin, "n_pixels": int(X.shape[0]),
+             "channel_sums": colsum}
     if n_bad or n_neg:
         return _BandData(Y=None, stats=stats)
     data = prepare_counts(X, keep, np.dtype(dtype), sparse, float(density_threshold))
@@ -431,6 +434,7 @@ class DaskFitInfo:
     init_time: float
     iter_time: float
     time_per_iteration: float
+    channel_sums: np.ndarray | None = None
     notes: list = field(default_factory=list)
 
 
@@ -603,11 +607,15 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     stats = ex.gather(ex.map(_band_stats, chunks))
     n_bad = sum(s["n_bad"] for s in stats)
     n_neg = sum(s["n_negative"] for s in stats)
-    if n_bad or n_neg:
+    if n_bad:
         raise ValueError(
-            f"the counts contain {n_bad} NaN or infinite and {n_neg} negative values (minimum "
-            f"{min(s['min'] for s in stats):g}) in the fitted channels; esmpy needs raw "
-            "counts >= 0")
+            f"The data contain {n_bad} NaN or infinite values in the fitted channels. esmpy "
+            "needs counts: replace them or exclude those pixels with navigation_mask=...")
+    if n_neg:
+        raise ValueError(
+            f"The data contain {n_neg} negative values (minimum "
+            f"{min(s['min'] for s in stats):g}) in the fitted channels. esmpy's Poisson model "
+            "needs raw X-ray counts (>= 0): use data without background subtraction.")
     total = float(sum(s["total"] for s in stats))
     const = float(sum(s["const"] for s in stats))
     compact = int(sum(s["nbytes"] for s in stats))
@@ -767,7 +775,8 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
         compact_bytes=compact, raw_bytes=int(np.prod(Xr.shape, dtype=np.int64))
         * Xr.dtype.itemsize, sparse_bands=n_sparse, convert_time=convert_time,
         init_time=init_time, iter_time=iter_time,
-        time_per_iteration=iter_time / max(it, 1), notes=notes)
+        time_per_iteration=iter_time / max(it, 1),
+        channel_sums=np.sum([s["channel_sums"] for s in stats], axis=0), notes=notes)
     logger.log(level, "EsmpyNMF (chunked, %d bands, %s) stopped (%s) after %d iterations in "
                "%.3g s, objective %.10g", n_b, est.dask_info_.executor, est.stop_reason_, it,
                est.fit_time_, est.objective_)
