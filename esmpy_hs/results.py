@@ -142,11 +142,22 @@ def _state_from_learning_results(signal) -> EsmpyState:
             f"{W.shape[1]}: the results were cropped or changed after the esmpy "
             "decomposition. Run it again."
         )
+    G = np.asarray(lr.esmpy_G, dtype=float)
+    factors = np.asarray(lr.factors, dtype=float)
+    if factors.shape != (G.shape[0], W.shape[1]) or not np.allclose(
+        factors, G @ W, rtol=1e-5, atol=1e-12 * max(1.0, float(np.abs(factors).max()))
+    ):
+        raise ValueError(
+            "learning_results.factors no longer equal G·W: the decomposition was rescaled or "
+            "changed after the esmpy fit (e.g. normalize_decomposition_components or "
+            "reverse_decomposition_component), so W and the loadings do not match. Run the "
+            "esmpy decomposition again."
+        )
     params = _to_plain(dict(lr.esmpy_params))
     nav_shape = tuple(int(n) for n in signal.axes_manager._navigation_shape_in_array)
     return EsmpyState(
         W=W,
-        G=np.asarray(lr.esmpy_G, dtype=float),
+        G=G,
         loadings=loadings,
         fit_mask=np.asarray(lr.esmpy_fit_mask, dtype=bool),
         labels=tuple(params["G_labels"]),

@@ -242,6 +242,11 @@ def test_lazy_equals_eager():
     assert lazy._lazy
     np.testing.assert_array_equal(lazy.learning_results.loadings, s.learning_results.loadings)
     np.testing.assert_array_equal(lazy.learning_results.factors, s.learning_results.factors)
+    esmpy_lazy = s.as_lazy()
+    esmpy_lazy.set_signal_type("esmpy")
+    esmpy_lazy.decomposition(algorithm="esmpy", output_dimension=2, max_iter=60, random_state=2)
+    assert type(esmpy_lazy).__name__ == "LazyEsmpyEDSTEMSpectrum"
+    np.testing.assert_array_equal(esmpy_lazy.learning_results.loadings, s.learning_results.loadings)
     model = lazy.get_decomposition_model()
     np.testing.assert_allclose(np.asarray(model.data), s.get_decomposition_model().data, rtol=1e-6)
 

@@ -121,11 +121,12 @@ def test_uncertainty_shrinks_with_dose(exact):
     s, *_ = exact
     low = get_phase_compositions(s)
     lr = s.learning_results
-    lr.esmpy_W = lr.esmpy_W * 100.0  # 100x the counts, same composition
+    W, factors = lr.esmpy_W, lr.factors
+    lr.esmpy_W, lr.factors = W * 100.0, factors * 100.0  # 100x the counts, same composition
     try:
         high = get_phase_compositions(s)
     finally:
-        lr.esmpy_W = lr.esmpy_W / 100.0
+        lr.esmpy_W, lr.factors = W, factors
     np.testing.assert_allclose(high.atomic_percent, low.atomic_percent)
     si = 2
     # 1/sqrt(N): 100x the counts, 10x smaller (up to the one-count floor of absent C)

@@ -120,3 +120,7 @@ def test_errors_without_or_with_stale_results(decomposed):
     s.learning_results.crop_decomposition_dimension(1)
     with pytest.raises(ValueError, match="cropped or changed"):
         export_results(s)
+    s = decomposed.deepcopy()
+    s.normalize_decomposition_components()
+    with pytest.raises(ValueError, match="no longer equal G·W.*normalize_decomposition"):
+        get_phase_compositions(s)
