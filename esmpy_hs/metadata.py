@@ -627,6 +627,20 @@ def read_parameters(
     -------
     MicroscopeParameters
     """
+    signal_type = str(_get(signal, SIGNAL_TYPE) or "")
+    if "EELS" in signal_type.upper():
+        raise ValueError(
+            f"This is an EELS signal (signal_type {signal_type!r}); esmpy decomposes EDS (X-ray) "
+            "spectrum images. Use an EDS signal, e.g. hs.load(..., signal_type='EDS_TEM')."
+        )
+    if not signal_type.upper().startswith("EDS"):
+        warnings.warn(
+            f"signal_type is {signal_type!r}, not an EDS type: the data are treated as an EDS "
+            "TEM spectrum image. Set s.set_signal_type('EDS_TEM') (or 'esmpy') to make it "
+            "explicit.",
+            UserWarning,
+            stacklevel=3,
+        )
     mic = microscope_node(signal)
     if mic == "SEM":
         warnings.warn(

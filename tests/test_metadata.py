@@ -235,3 +235,18 @@ def test_parameters_to_dict_is_plain():
         return x is None or isinstance(x, (str, int, float, bool))
 
     assert plain(d)
+
+
+def test_signal_type_checks():
+    from hyperspy.signals import Signal1D
+
+    s = Signal1D(np.zeros((2, 2, 20)))
+    s.axes_manager.signal_axes[0].units = "keV"
+    s.metadata.set_item("Acquisition_instrument.TEM.beam_energy", 200.0)
+    s.metadata.set_item("Sample.elements", ["Fe"])
+    with pytest.warns(UserWarning, match="not an EDS type.*set_signal_type"):
+        params = md.read_parameters(s)
+    assert params.microscope == "TEM"
+    s.set_signal_type("EELS")
+    with pytest.raises(ValueError, match="This is an EELS signal"):
+        md.read_parameters(s)
