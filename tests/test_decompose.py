@@ -234,21 +234,33 @@ def test_esmpy_class_route_equals_function():
     np.testing.assert_array_equal(s.learning_results.esmpy_W, ref.learning_results.esmpy_W)
 
 
+def _assert_same_fit(a, b):
+    """Lazy and eager fits agree up to float32 summation order (the lazy fit runs by bands)."""
+    la, lb = a.learning_results, b.learning_results
+    np.testing.assert_allclose(la.loadings, lb.loadings, atol=2e-3)
+    np.testing.assert_allclose(la.factors, lb.factors, rtol=2e-3, atol=1e-6 * lb.factors.max())
+    assert la.esmpy_params["G_labels"] == lb.esmpy_params["G_labels"]
+    np.testing.assert_array_equal(la.esmpy_G, lb.esmpy_G)
+
+
 def test_lazy_equals_eager():
     s = simulated_signal(ny=12, nx=10)
     lazy = s.as_lazy()
     decompose(s, 2, max_iter=60, random_state=2)
     decompose(lazy, 2, max_iter=60, random_state=2)
     assert lazy._lazy
-    np.testing.assert_array_equal(lazy.learning_results.loadings, s.learning_results.loadings)
-    np.testing.assert_array_equal(lazy.learning_results.factors, s.learning_results.factors)
+    _assert_same_fit(lazy, s)
+    np.testing.assert_array_equal(np.asarray(lazy.data), s.data)  # data untouched
     esmpy_lazy = s.as_lazy()
     esmpy_lazy.set_signal_type("esmpy")
     esmpy_lazy.decomposition(algorithm="esmpy", output_dimension=2, max_iter=60, random_state=2)
     assert type(esmpy_lazy).__name__ == "LazyEsmpyEDSTEMSpectrum"
-    np.testing.assert_array_equal(esmpy_lazy.learning_results.loadings, s.learning_results.loadings)
-    model = lazy.get_decomposition_model()
-    np.testing.assert_allclose(np.asarray(model.data), s.get_decomposition_model().data, rtol=1e-6)
+    _assert_same_fit(esmpy_lazy, s)
+    model = np.asarray(lazy.get_decomposition_model().data)
+    eager_model = s.get_decomposition_model().data
+    np.testing.assert_allclose(model, eager_model, atol=0.01 * eager_model.max())
+    c_lazy, c_eager = get_phase_compositions(lazy), get_phase_compositions(s)
+    np.testing.assert_allclose(c_lazy.atomic_percent, c_eager.atomic_percent, atol=0.05)
 
 
 def test_ev_axis_gives_same_result_as_kev():

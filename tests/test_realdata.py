@@ -127,7 +127,10 @@ def test_velox_emd_eager_equals_lazy(real_data_dir):
     assert sorted(s.metadata.Sample.elements) == ["C", "Ca", "Cu", "O"]
     decompose(s, 2, ignore_elements=["Cu"], random_state=0, max_iter=200)
     decompose(lazy, 2, ignore_elements=["Cu"], random_state=0, max_iter=200)
-    np.testing.assert_array_equal(lazy.learning_results.loadings, s.learning_results.loadings)
+    # the lazy fit runs band by band: equal up to float32 summation order
+    np.testing.assert_allclose(
+        lazy.learning_results.loadings, s.learning_results.loadings, atol=2e-3
+    )
     meta = s.learning_results.esmpy_params["metadata"]
     assert meta["beam_energy"]["value"] == 300.0
     assert meta["take_off_angle"]["value"] == pytest.approx(35.0, abs=0.01)
