@@ -108,7 +108,7 @@ def chunk_step(
         Yc.sort_indices()
         R = np.zeros((GW.shape[0], k))
         ll = _kernels.sparse_chunk(Yc.indptr.astype(np.int64), Yc.indices, Yc.data, H,
-                                   np.ascontiguousarray(GW, dtype=dtype), colsum, mu, lam, fix,
+                                   np.ascontiguousarray(GW), colsum, mu, lam, fix,
                                    has_mu, has_fix, float(sparsity), float(sparsity_eps),
                                    bool(simplex), update_h, accumulate, eval_loss, R, Hsum)
     else:

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from esmpy_hs.nmf import _kernels
+from esmpy_hs.nmf._codegen import specialised_kernels
 from esmpy_hs.nmf._data import CountData
 from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
 from esmpy_hs.nmf._simplex import solve_entry_problem_np
@@ -70,10 +71,12 @@ class Engine:
     parallel : bool or None
         Run the chunks on numba threads; None decides from the size of the work (small
         problems run serially, where synchronising threads would cost more than it saves).
+    specialise : bool
+        Use the kernels generated for this ``k`` (:mod:`esmpy_hs.nmf._codegen`) when available.
     """
 
     def __init__(self, data: CountData, G: np.ndarray, problem: Problem, dtype, n_chunks: int,
-                 parallel: bool | None = None):
+                 parallel: bool | None = None, specialise: bool = True):
         self.data = data
         self.G = np.ascontiguousarray(G, dtype=np.float64)
         self.Gsum = self.G.sum(axis=0)
@@ -84,6 +87,9 @@ class Engine:
             parallel = numba.get_num_threads() > 1 and work >= PARALLEL_MIN_WORK
         self.parallel = bool(parallel)
         self.bounds = chunk_bounds(data.n_pixels, n_chunks if self.parallel else 1)
+        self._kern = _kernels
+        if specialise:
+            self._kern = specialised_kernels(problem.k) or _kernels
         k = problem.k
         n = data.n_channels
         T = self.bounds.shape[0] - 1
@@ -130,15 +136,17 @@ class Engine:
         d = self.data
         if d.kind == "dense":
             At = np.ascontiguousarray(A64.T, dtype=self.dtype)
-            run = _kernels.dense_pass if self.parallel else _kernels.dense_pass_serial
+            run = self._kern.dense_pass if self.parallel else self._kern.dense_pass_serial
             run(d.Y, H, At, colsum, self._mu, self._lam_pix, self._fixH,
                                 has_mu, has_fix, float(pb.sparsity), float(pb.sparsity_eps),
                                 simplex, update_h, accumulate, eval_loss, self.bounds,
                                 self._Rparts, self._Hparts, self._Lparts)
             R = self._Rparts.sum(axis=0).T
         else:
-            A = np.ascontiguousarray(A64, dtype=self.dtype)
-            run = _kernels.sparse_pass if self.parallel else _kernels.sparse_pass_serial
+            # the sparse loops are scalar gathers: float64 costs nothing extra here and
+            # avoids float32 <-> float64 conversions in the inner loops
+            A = np.ascontiguousarray(A64)
+            run = self._kern.sparse_pass if self.parallel else self._kern.sparse_pass_serial
             run(d.indptr, d.indices, d.data, H, A, colsum, self._mu,
                                  self._lam_pix, self._fixH, has_mu, has_fix,
                                  float(pb.sparsity), float(pb.sparsity_eps), simplex, update_h,
