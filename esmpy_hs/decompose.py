@@ -358,17 +358,9 @@ def _peak_shift(
 
 
 def _work_data(signal, dtype) -> tuple[np.ndarray, bool]:
-    """Float data for the fit (the user's array when already float; a copy otherwise)."""
-    data = signal.data
-    is_lazy = bool(getattr(signal, "_lazy", False))
-    if is_lazy:
-        target = (
-            data.dtype
-            if np.issubdtype(data.dtype, np.floating) and data.dtype.itemsize >= 4
-            else np.dtype(dtype)
-        )
-        return np.asarray(data.astype(target).compute()), True
-    data = np.asarray(data)
+    """Float data of an eager signal for the fit: the user's array when already float32 or
+    float64, a cast copy otherwise (integer counts are never modified in place)."""
+    data = np.asarray(signal.data)
     if np.issubdtype(data.dtype, np.floating) and data.dtype.itemsize >= 4:
         return data, False
     return data.astype(dtype), True
