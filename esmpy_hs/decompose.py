@@ -5,10 +5,12 @@ The glue between HyperSpy and the two numerical layers: it reads the microscope 
 :class:`esmpy_hs.nmf.EsmpyNMF` through HyperSpy's decomposition with the estimator-object
 contract, and writes the results back (see :mod:`esmpy_hs.results` for what is stored).
 
-The estimator runs on a private plain :class:`hyperspy.signals.Signal1D` that shares (or, for
-integer or lazy data, copies) the data: HyperSpy's own ``decomposition`` is used as is (no
-exspy vacuum mask or Poisson normalisation defaults, its return value kept) for exspy, esmpy
-and any other EDS class, and the user's signal is only touched once the fit has succeeded.
+For eager signals the estimator runs on a private plain :class:`hyperspy.signals.Signal1D`
+that shares (or, for integer data, holds a float copy of) the data: HyperSpy's own
+``decomposition`` is used as is (no exspy vacuum mask or Poisson normalisation defaults, its
+return value kept) for exspy, esmpy and any other EDS class. Lazy signals are fitted band by
+band without loading the data (:mod:`esmpy_hs.lazy_decompose`). Either way the user's signal
+is only touched once the fit has succeeded.
 """
 
 from __future__ import annotations
@@ -574,7 +576,9 @@ def decompose(
     ``loadings`` = Hᵀ, ``decomposition_algorithm = "esmpy"``, plus ``esmpy_W``, ``esmpy_G``,
     ``esmpy_fit_mask`` and ``esmpy_params``); they survive ``s.save()``. Use
     :func:`esmpy_hs.get_phase_compositions`, :func:`esmpy_hs.export_results` and the plots
-    of :mod:`esmpy_hs.plotting`. Lazy signals are computed into memory for the fit.
+    of :mod:`esmpy_hs.plotting`. Lazy signals are fitted band by band without loading the
+    data (options: :func:`esmpy_hs.lazy_decompose.lazy_options`); the result equals the
+    in-memory fit up to float32 summation order.
 
     On a plain exspy ``EDSTEMSpectrum``, ``s.decomposition(algorithm="esmpy")`` is not
     available (esmpy-hs never patches exspy): call this function, or convert the signal with
