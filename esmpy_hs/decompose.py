@@ -38,6 +38,9 @@ DEFAULT_LOW_CUT = 0.15
 # data peaks further than this (keV) from the model's line energies -> calibration warning
 _SHIFT_WARN_KEV = 0.015
 
+# residual peaks more significant than this (standard deviations) are reported
+_PEAK_Z = 10.0
+
 # rows of the data checked at a time for NaN / negative counts
 _CHECK_ROWS = 4096
 
@@ -464,6 +467,111 @@ def _check_calibration(data_sum, G_full, W, phase_totals, element_cols, fit, axi
     return shift
 
 
+def _unexplained_peaks(
+    data_sum, model_sum, fit, energies, detector, elements, shift=0.0, max_peaks=5
+):
+    """Peaks of the summed data that the fitted model leaves unexplained.
+
+    The residual (data − model, pixel-summed; the model moved by the measured calibration
+    ``shift``, keV) is integrated over ±FWHM windows and compared with the Poisson noise of
+    the model there. Windows that are more than ``_PEAK_Z`` standard deviations in excess,
+    where the excess is at least a quarter of the data and 0.2 % of all fitted counts, that
+    lie 2 FWHM inside the fitted range, further than two FWHM from the main lines of the
+    modelled elements (whose wings a resolution or calibration mismatch leaves in the
+    residual) and one FWHM from their other lines and from the Si escape peaks of their main
+    lines, are reported with candidate lines of other elements (exspy's line table).
+
+    Returns
+    -------
+    list of (float, list of str)
+        Peak energy (keV) and candidate lines, strongest excess first.
+    """
+    from exspy.material import elements as element_db
+    from exspy.utils.eds import get_xray_lines_near_energy
+
+    scale = float(energies[1] - energies[0])
+    n = energies.size
+    fwhm = detector.fwhm(np.clip(energies, 0.1, None))
+    half = np.maximum(1, np.round(fwhm / scale).astype(int))
+    idx = np.arange(n)
+    lo, hi = np.clip(idx - half, 0, n), np.clip(idx + half + 1, 0, n)
+    if np.isfinite(shift) and round(shift / scale):
+        steps = int(round(shift / scale))
+        moved = np.zeros_like(model_sum)
+        if steps > 0:
+            moved[steps:] = model_sum[:-steps]
+        else:
+            moved[:steps] = model_sum[-steps:]
+        model_sum = moved
+    residual = np.where(fit, data_sum - model_sum, 0.0)
+    csum_r = np.concatenate([[0.0], np.cumsum(residual)])
+    csum_m = np.concatenate([[0.0], np.cumsum(np.where(fit, model_sum, 0.0))])
+    csum_f = np.concatenate([[0], np.cumsum(fit)])
+    csum_d = np.concatenate([[0.0], np.cumsum(np.where(fit, data_sum, 0.0))])
+    excess = csum_r[hi] - csum_r[lo]
+    z = excess / np.sqrt(csum_m[hi] - csum_m[lo] + 1.0)
+    lo2, hi2 = np.clip(idx - 2 * half, 0, n), np.clip(idx + 2 * half + 1, 0, n)
+    inside = (csum_f[hi2] - csum_f[lo2]) == (hi2 - lo2)
+    total = float(data_sum[fit].sum())
+    good = (
+        inside
+        & (z > _PEAK_Z)
+        & (excess > 0.002 * total)
+        & (excess > 0.25 * (csum_d[hi] - csum_d[lo]))
+    )
+    modelled, main = [], []
+    for el in elements:
+        node = element_db[el].Atomic_properties
+        if "Xray_lines" in node:
+            for line in node.Xray_lines.as_dictionary().values():
+                modelled.append(float(line["energy (keV)"]))
+                if float(line["weight"]) >= 1.0:
+                    main.append(modelled[-1])
+    modelled, main = np.asarray(modelled), np.asarray(main)
+    escapes = main[main > 1.84] - 1.74  # Si K escape peaks of the main modelled lines
+    found: list[tuple[float, list[str]]] = []
+    order = np.argsort(np.where(good, z, -np.inf))[::-1]
+    taken = np.zeros(n, dtype=bool)
+    for c in order:
+        if not good[c] or len(found) >= max_peaks:
+            break
+        if taken[c]:
+            continue
+        taken[max(0, c - 2 * half[c]) : c + 2 * half[c] + 1] = True
+        window = slice(lo[c], hi[c])
+        weights = np.clip(residual[window], 0.0, None)
+        energy = float((weights * energies[window]).sum() / weights.sum())
+        width = float(fwhm[c])
+        # wings of a modelled peak that is broader or shifted in the data are no new peak
+        if main.size and np.min(np.abs(main - energy)) < 2 * width:
+            continue
+        near = np.concatenate([modelled, escapes])
+        if near.size and np.min(np.abs(near - energy)) < width:
+            continue
+        candidates = [
+            str(line)
+            for line in get_xray_lines_near_energy(energy, width=2 * width, only_lines=("a",))
+            if str(line).split("_")[0] not in elements
+        ]
+        if candidates:
+            found.append((energy, candidates[:4]))
+    return found
+
+
+def _warn_unexplained(peaks) -> None:
+    if not peaks:
+        return
+    described = "; ".join(f"{e:.2f} keV ({', '.join(c)}?)" for e, c in peaks)
+    symbols = list(dict.fromkeys(c[0].split("_")[0] for _, c in peaks))
+    warnings.warn(
+        f"The model leaves peaks of the data unexplained at {described}: the element list "
+        f"may be incomplete. Add the missing element(s), e.g. add_elements={symbols} or "
+        f"s.add_elements({symbols}), and decompose again.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 # --- main entry point ----------------------------------------------------------------------
 
 
@@ -752,6 +860,17 @@ def decompose(
         fit,
         axis_info,
     )
+    phase_totals = np.nansum(lr.loadings, axis=0)
+    peaks = _unexplained_peaks(
+        data_sum,
+        G_full @ (W @ phase_totals),
+        fit,
+        axis_info.offset + axis_info.scale * np.arange(axis_info.size),
+        detector_obj,
+        list(model.elements) + dropped,
+        shift=energy_shift,
+    )
+    _warn_unexplained(peaks)
     metadata_used = params.to_dict()
     metadata_used["energy_resolution_MnKa"] = resolution.to_dict()
     metadata_used["detector"] = detector_obj.as_dict()
@@ -776,6 +895,9 @@ def decompose(
             "notes": list(params.notes),
             "n_fit_channels": n_fit,
             "energy_shift_keV": energy_shift,  # NaN: not measurable
+            "unexplained_peaks": [
+                f"{energy:.3f} keV: {', '.join(lines)}" for energy, lines in peaks
+            ],
             "n_iter": int(getattr(estimator, "n_iter_", -1)),
             "stop_reason": str(getattr(estimator, "stop_reason_", "")),
             "reconstruction_err": float(getattr(estimator, "reconstruction_err_", np.nan)),

@@ -406,6 +406,16 @@ def test_miscalibrated_energy_axis_is_detected(decomposed):
     assert shift == pytest.approx(0.04, abs=0.004)
 
 
+def test_missing_element_is_detected_from_the_residual(decomposed):
+    s, _, _ = decomposed
+    assert s.learning_results.esmpy_params["unexplained_peaks"] == []
+    no_si = simulated_signal(ny=10, nx=10, elements=("O", "C"))
+    with pytest.warns(UserWarning, match=r"unexplained at 1\.74 keV \(Si_Ka.*add_elements=\['Si'"):
+        decompose(no_si, 2, max_iter=60, ignore_elements=["Cu"])
+    peaks = no_si.learning_results.esmpy_params["unexplained_peaks"]
+    assert len(peaks) == 1 and peaks[0].startswith("1.74")
+
+
 def test_sem_signal_warns_about_the_thin_film_model():
     from esmpy_hs.metadata import SEMSignalWarning
 
