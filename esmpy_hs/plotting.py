@@ -111,7 +111,8 @@ def plot_phase_spectra(
     For phase k, the data curve is the abundance-weighted mean spectrum
     Σ_p H_k,p Y_p / Σ_p H_k,p, the solid line the model averaged with the same weights
     (so the two agree where the model fits), and the dashed line the pure phase spectrum
-    G·W_k (the counts of a pixel made of phase k only).
+    G·W_k (the spectrum of a pixel made of phase k only), scaled to the same peak height when
+    the data are drawn (the factor is in the legend).
 
     Parameters
     ----------
@@ -169,9 +170,14 @@ def plot_phase_spectra(
                 label="mean data (abundance-weighted)",
             )
             ax.plot(x, mean_model[j, window], color="C0", lw=1.2, label="model, same weighting")
-        ax.plot(x, pure[j, window], color="C3", lw=1.0, ls="--", label="pure phase G·W")
+        curve, label = pure[j, window], "pure phase G·W"
+        if with_data and curve.max() > 0 and np.isfinite(mean_model[j, window]).all():
+            # same peak height as the weighted model, so the shapes compare on one scale
+            factor = float(mean_model[j, window].max() / curve.max())
+            curve, label = curve * factor, f"pure phase G·W (×{factor:.2g})"
+        ax.plot(x, curve, color="C3", lw=1.0, ls="--", label=label)
         if xray_lines:
-            top = pure[j, window].max() if window.any() else 1.0
+            top = max(float(np.nanmax(line.get_ydata())) for line in ax.lines)
             for el in state.quantified_elements + state.ignored_elements:
                 if (
                     el in state.quantified_elements

@@ -73,7 +73,10 @@ def test_phase_spectra_curves_and_line_markers(decomposed):
         window = (energies >= x[0] - 1e-9) & (energies <= x[-1] + 1e-9)
         expected = (H[:, j] @ Y / H[:, j].sum())[window]
         np.testing.assert_allclose(data_line.get_ydata(), expected, rtol=1e-6)
-        np.testing.assert_allclose(pure_line.get_ydata(), lr.factors[window, j], rtol=1e-6)
+        ratio = pure_line.get_ydata() / lr.factors[window, j]
+        np.testing.assert_allclose(ratio[lr.factors[window, j] > 0], ratio.max(), rtol=1e-6)
+        assert pure_line.get_ydata().max() == pytest.approx(model_line.get_ydata().max())
+        assert pure_line.get_label().startswith("pure phase G·W (×")
         # the abundance-weighted model agrees with the weighted data (the model fits)
         model = model_line.get_ydata()
         assert np.abs(model - expected).sum() / expected.sum() < 0.15
@@ -99,6 +102,9 @@ def test_phase_spectra_options(decomposed):
     fig = plot_phase_spectra(export_results(decomposed), xray_lines=False)
     ax = fig.axes[0]
     assert len(ax.lines) == 1 and not ax.texts  # model only, no data without the signal
+    lr = decomposed.learning_results
+    top = lr.factors[:, 0].max()
+    assert ax.lines[0].get_ydata().max() == pytest.approx(top)  # not rescaled
     with pytest.raises(ValueError, match=r"phases=\[3\] out of range"):
         plot_phase_spectra(decomposed, phases=[3])
 
