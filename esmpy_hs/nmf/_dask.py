@@ -57,8 +57,8 @@ MIN_CHUNK_BYTES = 2 * 2**20
 #: Working memory of one band during its conversion, in units of its raw size (the band as
 #: read, its concatenation from the stored chunks and the conversion temporaries).
 CONVERSION_FACTOR = 3.0
-#: Rows converted at a time when checking the counts of a band.
-_CHECK_ROWS = 2048
+#: Pixels of a band checked and converted at a time (bounds the temporaries).
+_CHECK_ROWS = 256
 
 
 # ============================================================================ planning
@@ -170,19 +170,25 @@ def _band_stats(band: _BandData) -> dict:
 
 
 def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _BandData:
-    """Read one band (ndarray of shape (rows, ..., n_channels)) into compact storage."""
+    """Read one band (ndarray of shape (rows, ..., n_channels)) into compact storage.
+
+    Works in blocks of ``_CHECK_ROWS`` pixels, so the temporaries stay small next to the band.
+    """
     block = np.asarray(block)
     X = block.reshape(-1, block.shape[-1])
     if rows_keep is not None:
         X = X[rows_keep]
-    n_bad = n_neg = 0
+    m = X.shape[0]
+    n = X.shape[1] if keep is None else int(keep.size)
+    n_bad = n_neg = nnz = 0
     vmin = 0.0
     colsum = np.zeros(X.shape[1])
-    for r0 in range(0, X.shape[0], _CHECK_ROWS):
+    for r0 in range(0, m, _CHECK_ROWS):
         xb = X[r0 : r0 + _CHECK_ROWS]
         colsum += xb.sum(axis=0, dtype=np.float64)
         if keep is not None:
             xb = xb[:, keep]
+        nnz += int(np.count_nonzero(xb))
         if xb.dtype.kind == "f":
             fin = np.isfinite(xb)
             n_bad += int(xb.size - np.count_nonzero(fin))
@@ -192,22 +198,42 @@ def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _
             vmin = min(vmin, float(xb.min()))
         if xb.dtype.kind != "u":
             n_neg += int(np.count_nonzero(xb < 0))
-    stats = {"n_bad": n_bad, "n_negative": n_neg, "min": vmin, "n_pixels": int(X.shape[0]),
+    stats = {"n_bad": n_bad, "n_negative": n_neg, "min": vmin, "n_pixels": int(m),
              "channel_sums": colsum}
     if n_bad or n_neg:
         return _BandData(Y=None, stats=stats)
-    data = prepare_counts(X, keep, np.dtype(dtype), sparse, float(density_threshold))
+    use_sparse = (nnz / max(m * n, 1) < density_threshold if sparse == "auto"
+                  else bool(sparse))
+    parts = [prepare_counts(X[r0 : r0 + _CHECK_ROWS], keep, np.dtype(dtype), use_sparse,
+                            float(density_threshold)) for r0 in range(0, m, _CHECK_ROWS)]
     del X, block
-    if data.kind == "dense":
-        Y = data.Y
+    vals = [(q.Y if q.kind == "dense" else q.data) for q in parts]
+    vdtype = (np.dtype(np.uint16) if all(v.dtype == np.uint16 for v in vals)
+              else np.dtype(dtype))
+    if not use_sparse:
+        Y = np.empty((m, n), dtype=vdtype)
+        r0 = 0
+        for v in vals:
+            Y[r0 : r0 + v.shape[0]] = v
+            r0 += v.shape[0]
         nbytes = Y.nbytes
     else:
-        Y = sp.csr_matrix((data.data, data.indices.astype(np.int32), data.indptr),
-                          shape=(data.n_pixels, data.n_channels))
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        indices = np.empty(nnz, dtype=np.int32)
+        data = np.empty(nnz, dtype=vdtype)
+        r0 = a = 0
+        for q in parts:
+            b = a + q.nnz
+            indptr[r0 + 1 : r0 + q.n_pixels + 1] = q.indptr[1:] + a
+            indices[a:b] = q.indices
+            data[a:b] = q.data
+            r0, a = r0 + q.n_pixels, b
+        Y = sp.csr_matrix((data, indices, indptr), shape=(m, n))
         Y.has_sorted_indices = True
-        nbytes = Y.data.nbytes + Y.indices.nbytes + Y.indptr.nbytes
-    stats.update(kind=data.kind, nnz=data.nnz, total=data.total, const=data.const,
-                 nbytes=int(nbytes), n_channels=data.n_channels)
+        nbytes = data.nbytes + indices.nbytes + indptr.nbytes
+    stats.update(kind="sparse" if use_sparse else "dense", nnz=nnz,
+                 total=float(sum(q.total for q in parts)),
+                 const=float(sum(q.const for q in parts)), nbytes=int(nbytes), n_channels=n)
     return _BandData(Y=Y, stats=stats)
 
 
@@ -321,11 +347,12 @@ class _LocalExecutor:
         self.pool.shutdown()
 
     def convert(self, X, bands, rows_keep, args):
-        import dask
+        # one band per thread at a time: at most n_threads raw bands are in memory
+        def one(band, rk):
+            block = X[band[0] : band[1]].compute(scheduler="synchronous")
+            return _convert_band(block, rk, *args)
 
-        tasks = [dask.delayed(_convert_band, pure=False)(X[r0:r1], rk, *args)
-                 for (r0, r1), rk in zip(bands, rows_keep, strict=True)]
-        return list(dask.compute(*tasks))
+        return self.map(one, bands, rows_keep)
 
     def map(self, fn, *iterables):
         return list(self.pool.map(fn, *iterables))

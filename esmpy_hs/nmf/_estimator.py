@@ -111,7 +111,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         ``density_threshold``. Both paths compute the same iterates.
     density_threshold : float, default=0.15
         Fraction of non-zero counts under which ``sparse="auto"`` uses the sparse kernels.
-    eval_every : int, default=5
+    eval_every : int, default=10
         The objective (and the convergence test) is evaluated every ``eval_every``
         iterations, in the same pass as the updates.
     verbose : bool, default=False
@@ -182,7 +182,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         n_threads: int | None = None,
         sparse="auto",
         density_threshold: float = 0.15,
-        eval_every: int = 5,
+        eval_every: int = 10,
         verbose: bool = False,
         show_progressbar: bool = False,
         callback: Callable | None = None,
