@@ -146,10 +146,7 @@ def plan_bands(
             n = math.ceil(size / target_rows)
             bounds.extend(int(v) for v in np.linspace(start, stop, n + 1)[1:].round())
         elif stop - bounds[-1] > target_rows:  # close the current band before this chunk
-            if start != bounds[-1]:
-                bounds.append(start)
-            if stop - bounds[-1] >= target_rows:
-                bounds.append(stop)
+            bounds.append(start)
         start = stop
     if bounds[-1] != n_rows:
         bounds.append(n_rows)

@@ -59,6 +59,11 @@ def test_plan_follows_stored_chunks_and_budget():
     b = plan_bands(100, row, [10] * 10, n_parallel=2, memory_limit="40MiB")
     assert np.diff(b).max() <= 6
     assert np.all(np.diff(b) >= 1)
+    # 13 rows per band at most: whole stored chunks of 6 rows, split where a chunk is larger
+    b = plan_bands(30, 2**20, [6] * 5, memory_limit=f"{13 * 3 * 2}MiB", n_parallel=2)
+    assert b.tolist() == [0, 12, 24, 30]
+    b = plan_bands(40, 2**20, [6, 30, 4], memory_limit=f"{13 * 3}MiB")
+    assert b.tolist() == [0, 6, 16, 26, 36, 40]
     # explicit rows per band
     np.testing.assert_array_equal(plan_bands(10, row, chunk_rows=4), [0, 4, 8, 10])
     # load balance: a 64 MiB data set is split for 2 threads
