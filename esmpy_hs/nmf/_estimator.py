@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: ``smoothness="auto"`` uses ``SMOOTHNESS_AUTO_SCALE * sqrt(mean counts per pixel)``.
 SMOOTHNESS_AUTO_SCALE = 2.0
+#: The relative change of W and H is tested every ``min(CHECK_EVERY, eval_every)`` iterations.
+CHECK_EVERY = 10
 #: Default tolerances: (relative objective change, relative W/H change), per iteration.
 DEFAULT_TOL = (1e-8, 1e-5)
 
@@ -71,10 +73,11 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
     max_iter : int, default=1000
         Maximum number of iterations (one H step and one W step each).
     tol : float or (float, float), default=(1e-8, 1e-5)
-        Stopping tolerances ``(objective, parameters)``: the fit stops when, over the last
-        ``eval_every`` iterations, the relative change per iteration of the objective is
-        below the first value **and** the relative change per iteration of both W and H
-        (Frobenius norms) is below the second. A single float is used for both. 0 disables.
+        Stopping tolerances ``(objective, parameters)``: the fit stops when the relative
+        change per iteration of both W and H (Frobenius norms, tested every 10 iterations)
+        is below the second value **and** the relative change per iteration of the objective
+        since its previous evaluation is below the first. A single float is used for both.
+        0 disables.
     random_state : int, RandomState or None, default=None
         Seed for ``init="random"`` (the ``"auto"`` initialisation is deterministic).
     init : {"auto", "random"}, default="auto"
@@ -111,9 +114,10 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         ``density_threshold``. Both paths compute the same iterates.
     density_threshold : float, default=0.15
         Fraction of non-zero counts under which ``sparse="auto"`` uses the sparse kernels.
-    eval_every : int, default=10
-        The objective (and the convergence test) is evaluated every ``eval_every``
-        iterations, in the same pass as the updates.
+    eval_every : int, default=50
+        The objective is evaluated every ``eval_every`` iterations (in the same pass as the
+        updates; it costs a log per non-zero count), and also at the iteration after the W/H
+        criterion is met, to confirm convergence.
     verbose : bool, default=False
         Log progress at INFO level (logger ``esmpy_hs.nmf._estimator``).
     show_progressbar : bool, default=False
@@ -182,7 +186,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         n_threads: int | None = None,
         sparse="auto",
         density_threshold: float = 0.15,
-        eval_every: int = 10,
+        eval_every: int = 50,
         verbose: bool = False,
         show_progressbar: bool = False,
         callback: Callable | None = None,
@@ -526,9 +530,12 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         t_obj, t_par = self._tolerances()
         eng = Engine(data, G, pb, dtype, self._n_chunks())
         m = int(self.eval_every)
+        check = min(CHECK_EVERY, m)
         self.losses_, self.loss_iterations_ = [], []
         self.stop_reason_ = "max_iter"
-        W_ref, H_ref, F_ref, it_ref = W.copy(), H.copy(), None, 0
+        W_ref, H_ref, it_ref = W.copy(), H.copy(), 0
+        F_prev, it_F = None, 0
+        want_obj, d_par = False, math.inf
         it = 0
         level = logging.INFO if self.verbose else logging.DEBUG
         t0 = time.perf_counter()
@@ -537,10 +544,11 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         try:
             while it < self.max_iter:
                 it += 1
-                ev = it % m == 0 or it == self.max_iter
-                R, Hsum, ll = eng.sweep(H, W, update_h=True, accumulate=True, eval_loss=ev)
+                obj_now = it % m == 0 or it == self.max_iter or want_obj
+                R, Hsum, ll = eng.sweep(H, W, update_h=True, accumulate=True,
+                                        eval_loss=obj_now)
                 F = None
-                if ev:
+                if obj_now:
                     F = eng.objective_parts(W, H, Hsum, ll)["total"]
                     self.losses_.append(F)
                     self.loss_iterations_.append(it)
@@ -550,19 +558,24 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
                     if self.callback(it, W, H.T, F):
                         self.stop_reason_ = "callback"
                         break
-                if ev:
-                    span = it - it_ref
-                    d_par = max(relative_change(W, W_ref), relative_change(H, H_ref)) / span
-                    d_obj = (math.inf if F_ref is None
-                             else abs(F_ref - F) / max(abs(F), 1e-300) / span)
-                    logger.log(level, "iteration %d: objective %.10g, rel. change obj %.3g, "
-                               "W/H %.3g", it, F, d_obj, d_par)
+                if obj_now:
+                    d_obj = (math.inf if F_prev is None
+                             else abs(F_prev - F) / max(abs(F), 1e-300) / (it - it_F))
+                    logger.log(level, "iteration %d: objective %.10g, rel. change per "
+                               "iteration: objective %.3g, W/H %.3g", it, F, d_obj, d_par)
                     if self.show_progressbar:
                         bar.set_postfix(loss=f"{F:.6g}", dWH=f"{d_par:.2g}")
-                    if d_obj < t_obj and d_par < t_par:
+                    if want_obj and d_obj < t_obj and d_par < t_par:
                         self.stop_reason_ = "converged"
                         break
-                    W_ref, H_ref, F_ref, it_ref = W.copy(), H.copy(), F, it
+                    want_obj = False
+                    F_prev, it_F = F, it
+                if it % check == 0:
+                    d_par = (max(relative_change(W, W_ref), relative_change(H, H_ref))
+                             / (it - it_ref))
+                    W_ref, H_ref, it_ref = W.copy(), H.copy(), it
+                    # the objective (a log per non-zero count) is only needed to confirm
+                    want_obj = d_par < t_par
         except KeyboardInterrupt:
             self.stop_reason_ = "interrupted"
             warnings.warn(f"EsmpyNMF interrupted at iteration {it}: returning the current "

@@ -22,7 +22,8 @@ import math
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse as sp
+import scipy.sparse.linalg
+from numba import njit
 
 from esmpy_hs.nmf._data import CountData
 
@@ -44,17 +45,30 @@ def bin_labels(n_pixels: int, shape_2d: tuple[int, int] | None, n_bins: int = N_
     return np.arange(n_pixels) // b, math.ceil(n_pixels / b)
 
 
+@njit(cache=True, nogil=True)
+def _bin_dense(Y, labels, out):
+    for j in range(Y.shape[0]):
+        row = out[labels[j]]
+        for c in range(Y.shape[1]):
+            row[c] += Y[j, c]
+
+
+@njit(cache=True, nogil=True)
+def _bin_sparse(indptr, indices, data, labels, out):
+    for j in range(indptr.shape[0] - 1):
+        row = out[labels[j]]
+        for t in range(indptr[j], indptr[j + 1]):
+            row[indices[t]] += data[t]
+
+
 def bin_counts(data: CountData, labels: np.ndarray, n_labels: int) -> np.ndarray:
     """Sum of the counts of every super-pixel, shape (n_labels, n_channels), float64."""
-    p = data.n_pixels
     out = np.zeros((n_labels, data.n_channels))
-    block = 4096
-    for r0 in range(0, p, block):
-        r1 = min(p, r0 + block)
-        lab = labels[r0:r1]
-        M = sp.csr_matrix((np.ones(r1 - r0), (lab, np.arange(r1 - r0))),
-                          shape=(n_labels, r1 - r0))
-        out += M @ data.row_block(r0, r1)
+    labels = np.asarray(labels, dtype=np.int64)
+    if data.kind == "dense":
+        _bin_dense(data.Y, labels, out)
+    else:
+        _bin_sparse(data.indptr, data.indices, data.data, labels, out)
     return out
 
 
@@ -103,7 +117,11 @@ def select_spectra(Yb: np.ndarray, k: int) -> np.ndarray:
     nv = Xn.shape[0]
     r = min(k, nv, Xn.shape[1])
     gram = Xn @ Xn.T
-    evals, evecs = scipy.linalg.eigh(gram, subset_by_index=[nv - r, nv - 1])
+    if nv > 64:
+        # a few leading eigenpairs: Lanczos from a fixed start vector (deterministic)
+        evals, evecs = scipy.sparse.linalg.eigsh(gram, k=r, v0=np.ones(nv), which="LA")
+    else:
+        evals, evecs = scipy.linalg.eigh(gram, subset_by_index=[nv - r, nv - 1])
     Z = evecs * np.sqrt(np.maximum(evals, 0.0))[None, :]
     chosen = successive_projection(Z, k)
     n_nb = max(1, min(4, nv // (2 * k)))
