@@ -119,6 +119,7 @@ def test_bruker_bcf_incomplete_element_list(real_data_dir):
     assert abs(_corr(_abundance(s, oxide), _line_map(s, 1.65, 1.85))) < 0.1
 
 
+@pytest.mark.slow
 def test_velox_emd_eager_equals_lazy(real_data_dir):
     pytest.importorskip("sparse")
     path = real_data_dir / "velox_stem_16x16.emd"
