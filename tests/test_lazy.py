@@ -104,6 +104,18 @@ def test_lazy_navigation_mask_gives_nan_loadings():
     _assert_same_results(lazy.learning_results, ref.learning_results)
 
 
+def test_lazy_warm_start_equals_eager(eager):
+    W0 = eager.learning_results.esmpy_W
+    H0 = eager.learning_results.loadings.T
+    ref = _simulate()
+    decompose(ref, 3, W_init=W0, H_init=H0, **dict(FIT, max_iter=5))
+    lazy = _simulate().as_lazy()
+    with lazy_options(chunk_rows=9):
+        decompose(lazy, 3, W_init=W0, H_init=H0, **dict(FIT, max_iter=5))
+    assert lazy.learning_results.esmpy_params["initial_values_given"] == {"W": True, "H": True}
+    _assert_same_results(lazy.learning_results, ref.learning_results)
+
+
 def test_lazy_options_are_validated_and_scoped():
     assert get_lazy_options() == {"memory_limit": None, "client": "auto", "chunk_rows": None}
     with lazy_options(memory_limit="1GB", chunk_rows=8) as opts:

@@ -445,7 +445,33 @@ def _active_client(client):
 # ============================================================================ results
 @dataclass
 class DaskFitInfo:
-    """How a chunked fit ran (stored as ``estimator.dask_info_``)."""
+    """How a chunked fit ran (stored as ``estimator.dask_info_``).
+
+    Attributes
+    ----------
+    n_bands : int
+        Number of bands (chunks of whole navigation rows).
+    band_rows : list of int
+        Rows of every band.
+    executor : {"threads", "distributed"}
+        Where the bands were held and updated.
+    n_parallel : int
+        Threads (local) or worker threads (distributed).
+    compact_bytes : int
+        Memory of the converted counts (uint16 dense or CSR), all bands.
+    raw_bytes : int
+        Size of the input array (as stored, all channels).
+    sparse_bands : int
+        Bands stored as CSR.
+    convert_time, init_time, iter_time : float
+        Seconds spent reading and converting the bands, initialising, iterating.
+    time_per_iteration : float
+        ``iter_time / n_iter``.
+    channel_sums : ndarray of shape (n_channels,)
+        Counts summed over the fitted pixels, every channel of the input.
+    notes : list of str
+        Remarks on the run (e.g. channel-axis chunking).
+    """
 
     n_bands: int
     band_rows: list
