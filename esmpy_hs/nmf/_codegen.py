@@ -130,11 +130,46 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
     return loss
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _sp_h(buf, yb, nq, {HARGS}, tiny):
+    """Back-projection sums over one pixel's gathered non-zeros (SIMD over the non-zeros)."""
+    {DECL_S64_4}
+    {DECL_B}
+    for q in range(nq):
+        v = {MODEL_B}
+        if v < tiny:
+            v = tiny
+        r = yb[q] / v
+        {ACC_S_B}
+    return {S_TUPLE}
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _sp_v(buf, vb, nq, {HARGS}, tiny):
+    {DECL_B}
+    for q in range(nq):
+        v = {MODEL_B}
+        if v < tiny:
+            v = tiny
+        vb[q] = v
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _sp_ratio(yb, vb, rb, nq):
+    for q in range(nq):
+        rb[q] = yb[q] / vb[q]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                  sparsity, eps, simplex, update_h, accumulate, eval_loss, R, Hsum):
     m = indptr.shape[0] - 1
     k = {K}
+    nmax = A.shape[0]
+    buf = np.empty((k, nmax))
+    yb = np.empty(nmax)
+    vb = np.empty(nmax)
+    rb = np.empty(nmax)
     hh = np.empty(k)
     c = np.empty(k)
     d = np.empty(k)
@@ -143,21 +178,17 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
     loss = 0.0
     tiny = 1e-30
     for j in range(m):
-        start = indptr[j]
-        end = indptr[j + 1]
+        st = indptr[j]
+        nq = indptr[j + 1] - st
         lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                                    sparsity, eps, d, mu, free)
         {LOAD_H}
+        for q in range(nq):
+            i = indices[st + q]
+            {GATHER}
+            yb[q] = data[st + q]
         if update_h:
-            {DECL_S64}
-            for t in range(start, end):
-                i = indices[t]
-                {LOAD_A}
-                v = {MODEL_A}
-                if v < tiny:
-                    v = tiny
-                r = data[t] / v
-                {ACC_S_A}
+            {S_TUPLE} = _sp_h(buf, yb, nq, {HARGS}, tiny)
             {STORE_C64}
             solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
             for a in range(k):
@@ -165,26 +196,19 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
                 hh[a] = H[j, a]
             {LOAD_H2}
         {ADD_HSUM}
-        if accumulate and not eval_loss:
-            for t in range(start, end):
-                i = indices[t]
-                v = {MODEL_AI}
-                if v < tiny:
-                    v = tiny
-                r = data[t] / v
-                {ACC_R_SP}
-        elif accumulate or eval_loss:
-            for t in range(start, end):
-                i = indices[t]
-                v = {MODEL_AI}
-                if v < tiny:
-                    v = tiny
-                y = float(data[t])
-                if accumulate:
-                    r = y / v
-                    {ACC_R_SP2}
-                if y > 0.0:
-                    loss += y * math.log(v)
+        if accumulate or eval_loss:
+            _sp_v(buf, vb, nq, {HARGS}, tiny)
+            if accumulate:
+                _sp_ratio(yb, vb, rb, nq)
+                for q in range(nq):
+                    i = indices[st + q]
+                    r = rb[q]
+                    {ACC_R_SP}
+            if eval_loss:
+                for q in range(nq):
+                    y = yb[q]
+                    if y > 0.0:
+                        loss += y * math.log(vb[q])
     return loss
 
 
@@ -277,8 +301,14 @@ def render(k: int) -> str:
         "STORE_C64": stmts("c[{a}] = h{a} * s{a}", 12),
         "ADD_HSUM": stmts("Hsum[{a}] += h{a}", 8),
         "MODEL_AI": " + ".join(f"A[i, {a}] * h{a}" for a in r),
-        "ACC_R_SP": stmts("R[i, {a}] += r * h{a}", 16),
-        "ACC_R_SP2": stmts("R[i, {a}] += r * h{a}", 20),
+        "ACC_R_SP": stmts("R[i, {a}] += r * h{a}", 20),
+        "HARGS": ", ".join(f"h{a}" for a in r),
+        "DECL_S64_4": stmts("s{a} = 0.0", 4),
+        "DECL_B": stmts("b{a} = buf[{a}]", 4),
+        "MODEL_B": " + ".join(f"b{a}[q] * h{a}" for a in r),
+        "ACC_S_B": stmts("s{a} += b{a}[q] * r", 8),
+        "S_TUPLE": ", ".join(f"s{a}" for a in r) + ("," if k == 1 else ""),
+        "GATHER": stmts("buf[{a}, q] = A[i, {a}]", 12),
     }
     src = _TEMPLATE
     for key, val in subs.items():

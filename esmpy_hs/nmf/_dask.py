@@ -372,6 +372,7 @@ class _DistributedExecutor:
 
     def __init__(self, client):
         self.client = client
+        self._where = None  # worker of every band (bands never move once placed)
 
     def close(self):
         pass
@@ -407,8 +408,10 @@ class _DistributedExecutor:
 
     def step(self, states, GW, above, below, opts):
         c = self.client
-        gw = c.scatter(GW, hash=False)
-        where = self._workers(states)
+        gw = c.scatter(GW, hash=False, broadcast=True)
+        if self._where is None or None in self._where:
+            self._where = self._workers(states)
+        where = self._where
         pairs = [self._submit(_step_copy, st, gw, a, b, opts, workers=w)
                  for st, a, b, w in zip(states, above, below, where, strict=True)]
         new_states = [self._submit(operator.getitem, p, 0, workers=w)
