@@ -2,8 +2,12 @@
 
 :func:`decomposition_gui` opens a form that sets up and runs the esmpy decomposition of an
 EDS spectrum image in Jupyter (``pip install "esmpy-hs[gui-jupyter]"``). The form is
-registered the HyperSpy way: the toolkey ``"esmpy_hs.decomposition"`` and its ipywidgets
-implementation are declared in esmpy-hs's ``hyperspy_extension.yaml``.
+registered the HyperSpy way: the toolkey ``"esmpy_hs.decomposition"`` is declared in
+esmpy-hs's ``hyperspy_extension.yaml`` and its ipywidgets implementation is added to HyperSpy's
+UI registry when the form is first opened (:func:`register_widgets`). It is not listed in the
+yaml on purpose: a widget listed there makes HyperSpy believe an ipywidgets toolkit is
+installed in every session, which breaks HyperSpy's own plots when hyperspy_gui_ipywidgets is
+absent.
 
 Importing this package imports no widget toolkit.
 """
@@ -12,10 +16,49 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["decomposition_gui", "GUI_JUPYTER_INSTALL"]
+__all__ = ["decomposition_gui", "register_widgets", "GUI_JUPYTER_INSTALL", "WIDGETS"]
 
 #: install command shown when ipywidgets is missing
 GUI_JUPYTER_INSTALL = 'pip install "esmpy-hs[gui-jupyter]"'
+
+#: toolkit -> toolkey -> implementation, in the format of HyperSpy's ``GUI.widgets`` yaml entry
+WIDGETS = {
+    "ipywidgets": {
+        "esmpy_hs.decomposition": {
+            "module": "esmpy_hs.gui._ipywidgets",
+            "function": "decomposition_ipy",
+        }
+    }
+}
+
+
+def register_widgets() -> None:
+    """Add esmpy-hs's widget implementations to HyperSpy's UI registry (idempotent).
+
+    Only the entries of our own toolkey are written. HyperSpy's set of installed toolkits is
+    left alone: when no HyperSpy GUI package provides ipywidgets, :func:`decomposition_gui`
+    calls the widget function directly.
+    """
+    from hyperspy import ui_registry
+
+    for toolkit, widgets in WIDGETS.items():
+        for toolkey, specs in widgets.items():
+            ui_registry.UI_REGISTRY.setdefault(toolkey, {}).setdefault(toolkit, dict(specs))
+
+
+def _direct_gui(ui, display: bool, toolkit: Any) -> dict | None:
+    """Draw the form without HyperSpy's toolkit selection (no HyperSpy GUI package present)."""
+    requested = {toolkit} if isinstance(toolkit, str) else set(toolkit or ("ipywidgets",))
+    unknown = requested - set(WIDGETS)
+    if unknown:
+        raise ValueError(
+            f"toolkit {sorted(unknown)} is not available for the esmpy form; "
+            "use toolkit='ipywidgets'."
+        )
+    from esmpy_hs.gui._ipywidgets import decomposition_ipy
+
+    result = decomposition_ipy(ui, display=display)
+    return None if display else {"ipywidgets": result}
 
 
 def decomposition_gui(s, display: bool = True, toolkit: Any = None) -> dict | None:
@@ -66,7 +109,12 @@ def decomposition_gui(s, display: bool = True, toolkit: Any = None) -> dict | No
     >>> esmpy_hs.gui.decomposition_gui(s)                  # doctest: +SKIP
     >>> s.decomposition_gui()                              # doctest: +SKIP
     """
+    from hyperspy.ui_registry import TOOLKIT_REGISTRY
+
     from esmpy_hs.gui._ui_model import EsmpyDecompositionUI
 
+    register_widgets()
     ui = EsmpyDecompositionUI(s)
-    return ui.gui(display=display, toolkit=toolkit)
+    if "ipywidgets" in TOOLKIT_REGISTRY:  # a HyperSpy GUI package provides the toolkit
+        return ui.gui(display=display, toolkit=toolkit)
+    return _direct_gui(ui, display, toolkit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import subprocess
 import sys
@@ -396,8 +397,11 @@ def test_store_writes_edited_values(simulated):
 def test_registered_in_hyperspy_gui_registry(signal):
     from hyperspy.ui_registry import UI_REGISTRY
 
+    from esmpy_hs.gui import register_widgets
     from esmpy_hs.gui._ui_model import TOOLKEY
 
+    assert TOOLKEY in UI_REGISTRY  # declared in hyperspy_extension.yaml
+    register_widgets()
     assert UI_REGISTRY[TOOLKEY]["ipywidgets"] == {
         "module": "esmpy_hs.gui._ipywidgets",
         "function": "decomposition_ipy",
@@ -407,6 +411,28 @@ def test_registered_in_hyperspy_gui_registry(signal):
     assert list(via_method) == ["ipywidgets"]
     assert via_method["ipywidgets"]["wdict"]["elements"].value == "Fe, O, Si"
     assert signal.decomposition_gui() is None  # displayed (text repr outside a notebook)
+
+
+def test_extension_leaves_hyperspy_toolkits_and_plots_alone(signal):
+    """Our form must not make HyperSpy believe a GUI toolkit is installed."""
+    code = (
+        "import hyperspy.api as hs, numpy as np\n"
+        "from hyperspy.ui_registry import TOOLKIT_REGISTRY\n"
+        "before = set(TOOLKIT_REGISTRY)\n"
+        "import esmpy_hs.gui\n"
+        "esmpy_hs.gui.register_widgets()\n"
+        "assert set(TOOLKIT_REGISTRY) == before, TOOLKIT_REGISTRY\n"
+        "s = hs.signals.Signal1D(np.random.default_rng(0).random((4, 5, 30)))\n"
+        "s.decomposition(print_info=False)\n"
+        "s.plot_decomposition_results()\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
 
 
 def test_missing_ipywidgets_raises_a_clear_import_error(signal, monkeypatch):
