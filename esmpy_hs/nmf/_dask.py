@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from esmpy_hs.nmf._chunk import chunk_step
 from esmpy_hs.nmf._data import prepare_counts
+from esmpy_hs.nmf._estimator import CHECK_EVERY
 from esmpy_hs.nmf._init import N_REFINE, bin_labels, fit_onto_g, random_init, select_spectra
 from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
 from esmpy_hs.nmf._solver import Engine, Problem, objective_parts, relative_change
@@ -301,13 +302,13 @@ def _step(st: _State, GW, halo_above, halo_below, opts: dict) -> dict:
                      simplex=opts["simplex"], update_h=opts["update_h"],
                      accumulate=opts["accumulate"], eval_loss=ev)
     out = {"R": res.R, "Hsum": res.Hsum, "loglik": res.loglik}
-    if ev:
+    if ev or opts["track"]:
         H64 = st.H.astype(np.float64)
-        if opts["smooth"]:
+        if ev and opts["smooth"]:
             out["lap"] = _interior_energy(st)
-        if opts["sparsity"] != 0.0:
+        if ev and opts["sparsity"] != 0.0:
             out["spa"] = float(np.sum(np.log(H64 + opts["sparsity_eps"])))
-        if opts["track"]:
+        if opts["track"]:  # change of H since the last check, then a new reference
             out["dH2"] = float(np.sum((H64 - st.H_ref) ** 2))
             out["H2"] = float(np.sum(H64 * H64))
             st.H_ref = st.H.copy()
@@ -720,11 +721,16 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     ex.release(chunks)
     del chunks
 
-    # ---- iterations (mirrors EsmpyNMF._iterate)
+    # ---- iterations (mirrors EsmpyNMF._iterate: the W/H change is tested every
+    # min(CHECK_EVERY, eval_every) iterations, the objective every eval_every iterations and
+    # right after a W/H test that passed, to confirm convergence)
     m = int(est.eval_every)
+    check = min(CHECK_EVERY, m)
     est.losses_, est.loss_iterations_ = [], []
     est.stop_reason_ = "max_iter"
-    W_ref, F_ref, it_ref = W.copy(), None, 0
+    W_ref, it_ref = W.copy(), 0
+    F_prev, it_F = None, 0
+    want_obj, d_par = False, math.inf
     it = 0
     level = logging.INFO if est.verbose else logging.DEBUG
     first = [None] * n_b
@@ -735,18 +741,20 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
         last = [e[1] for e in edges]
     base = {"smooth": smooth, "sparsity": float(pb.sparsity),
             "sparsity_eps": float(pb.sparsity_eps), "simplex": pb.simplex == "H",
-            "update_h": True, "accumulate": True, "track": True}
+            "update_h": True, "accumulate": True}
     t2 = time.perf_counter()
     bar = tqdm(total=est.max_iter, desc="EsmpyNMF (chunked)", disable=not est.show_progressbar,
                leave=False)
     try:
         while it < est.max_iter:
             it += 1
-            ev = it % m == 0 or it == est.max_iter
+            obj_now = it % m == 0 or it == est.max_iter or want_obj
+            track = it % check == 0
             GW = G @ W
             above = [last[b - 1] if b > 0 else None for b in range(n_b)]
             below = [first[b + 1] if b < n_b - 1 else None for b in range(n_b)]
-            new_states, outs = ex.step(states, GW, above, below, dict(base, eval_loss=ev))
+            new_states, outs = ex.step(states, GW, above, below,
+                                       dict(base, eval_loss=obj_now, track=track))
             if new_states is not states:
                 ex.release(states)
             states = new_states
@@ -761,7 +769,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
                 first = [o["first"] for o in outs]
                 last = [o["last"] for o in outs]
             F = None
-            if ev:
+            if obj_now:
                 F = _objective(G, W, Hsum, ll, const, pb, outs, first, last)["total"]
                 est.losses_.append(F)
                 est.loss_iterations_.append(it)
@@ -771,22 +779,25 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
                 if est.callback(it, W, None, F):
                     est.stop_reason_ = "callback"
                     break
-            if ev:
-                span = it - it_ref
+            if obj_now:
+                d_obj = (math.inf if F_prev is None
+                         else abs(F_prev - F) / max(abs(F), 1e-300) / (it - it_F))
+                logger.log(level, "iteration %d: objective %.10g, rel. change per iteration: "
+                           "objective %.3g, W/H %.3g", it, F, d_obj, d_par)
+                if est.show_progressbar:
+                    bar.set_postfix(loss=f"{F:.6g}", dWH=f"{d_par:.2g}")
+                if want_obj and d_obj < t_obj and d_par < t_par:
+                    est.stop_reason_ = "converged"
+                    break
+                want_obj = False
+                F_prev, it_F = F, it
+            if track:
                 dH = math.sqrt(sum(o["dH2"] for o in outs))
                 nH = math.sqrt(sum(o["H2"] for o in outs))
                 rel_H = (0.0 if dH == 0.0 else math.inf) if nH == 0.0 else dH / nH
-                d_par = max(relative_change(W, W_ref), rel_H) / span
-                d_obj = (math.inf if F_ref is None
-                         else abs(F_ref - F) / max(abs(F), 1e-300) / span)
-                logger.log(level, "iteration %d: objective %.10g, rel. change obj %.3g, "
-                           "W/H %.3g", it, F, d_obj, d_par)
-                if est.show_progressbar:
-                    bar.set_postfix(loss=f"{F:.6g}", dWH=f"{d_par:.2g}")
-                if d_obj < t_obj and d_par < t_par:
-                    est.stop_reason_ = "converged"
-                    break
-                W_ref, F_ref, it_ref = W.copy(), F, it
+                d_par = max(relative_change(W, W_ref), rel_H) / (it - it_ref)
+                W_ref, it_ref = W.copy(), it
+                want_obj = d_par < t_par
     except KeyboardInterrupt:
         est.stop_reason_ = "interrupted"
         warnings.warn(f"EsmpyNMF interrupted at iteration {it}: returning the current "

@@ -25,7 +25,8 @@ def problem():
 
 
 def _pair(X, G, chunks=(5, 7, NCH), fit_kw=None, **params):
-    params = dict(n_components=3, G=G, shape_2d=(NY, NX), max_iter=40, tol=0, **params)
+    params = dict(n_components=3, G=G, shape_2d=(NY, NX), max_iter=40, tol=0, eval_every=5,
+                  **params)
     eager = EsmpyNMF(**params).fit(X)
     Xd = da.from_array(X.reshape(NY, NX, -1), chunks=chunks)
     lazy = fit_dask(EsmpyNMF(**params), Xd, client=None, **(fit_kw or {"chunk_rows": 3}))
