@@ -17,7 +17,7 @@ _LAZY = {
     "LazyEsmpyEDSTEMSpectrum": "esmpy_hs.signals",
     "EsmpyNMF": "esmpy_hs.nmf",
     "EDXSModel": "esmpy_hs.physics",
-    "decompose": "esmpy_hs.decompose",
+    "decompose": "esmpy_hs.decomposition",
     "get_phase_compositions": "esmpy_hs.quantification",
     "export_results": "esmpy_hs.results",
     "decomposition_gui": "esmpy_hs.gui",

@@ -12,7 +12,7 @@ pytest.importorskip("exspy")
 import exspy  # noqa: E402
 import hyperspy.api as hs  # noqa: E402
 
-from esmpy_hs.decompose import decompose  # noqa: E402
+from esmpy_hs.decomposition import decompose  # noqa: E402
 from esmpy_hs.physics import Detector, EDXSModel, EnergyAxis, Sample  # noqa: E402
 from esmpy_hs.quantification import get_phase_compositions  # noqa: E402
 

@@ -130,3 +130,17 @@ def test_built_wheel_installs_and_registers_in_fresh_venv(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "EDS_TEM_ESMPY" in out.stdout and "esmpy" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "EsmpyEDSTEMSpectrum"
+
+
+def test_top_level_names_are_the_documented_objects():
+    """``esmpy_hs.decompose`` is the function, also after its module has been imported."""
+    import esmpy_hs.decomposition
+    from esmpy_hs.signals import EsmpyEDSTEMSpectrum
+
+    assert callable(esmpy_hs.decompose)
+    assert esmpy_hs.decompose is esmpy_hs.decomposition.decompose
+    assert esmpy_hs.EsmpyEDSTEMSpectrum is EsmpyEDSTEMSpectrum
+    assert esmpy_hs.get_phase_compositions.__name__ == "get_phase_compositions"
+    assert callable(esmpy_hs.export_results) and callable(esmpy_hs.decomposition_gui)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        esmpy_hs.nonexistent  # noqa: B018

@@ -19,7 +19,7 @@ da = pytest.importorskip("dask.array")
 import hyperspy.api as hs  # noqa: E402
 
 from esmpy_hs.datasets import Phase, particle_maps, simulate_spectrum_image  # noqa: E402
-from esmpy_hs.decompose import decompose  # noqa: E402
+from esmpy_hs.decomposition import decompose  # noqa: E402
 from esmpy_hs.lazy_decompose import get_lazy_options, lazy_options  # noqa: E402
 
 NY, NX, NCH = 30, 24, 800
@@ -159,7 +159,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     import json, sys
     import hyperspy.api as hs
     import numpy as np
-    from esmpy_hs.decompose import decompose
+    from esmpy_hs.decomposition import decompose
     from esmpy_hs.lazy_decompose import lazy_options
 
     def status(key):

@@ -11,7 +11,7 @@ pytest.importorskip("matplotlib")
 import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from esmpy_hs.decompose import decompose  # noqa: E402
+from esmpy_hs.decomposition import decompose  # noqa: E402
 from esmpy_hs.plotting import (  # noqa: E402
     plot_abundance_maps,
     plot_phase_compositions,

@@ -27,7 +27,7 @@ def _simulator():
 
 _sim = _simulator()
 PHASES, planted, simulated_signal = _sim.PHASES, _sim.planted, _sim.simulated_signal
-from esmpy_hs.decompose import decompose  # noqa: E402
+from esmpy_hs.decomposition import decompose  # noqa: E402
 from esmpy_hs.physics import atomic_weight  # noqa: E402
 from esmpy_hs.quantification import (  # noqa: E402
     PhaseCompositions,

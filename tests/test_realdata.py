@@ -15,7 +15,7 @@ pytest.importorskip("exspy")
 
 import hyperspy.api as hs  # noqa: E402
 
-from esmpy_hs.decompose import decompose  # noqa: E402
+from esmpy_hs.decomposition import decompose  # noqa: E402
 from esmpy_hs.plotting import (  # noqa: E402
     plot_abundance_maps,
     plot_phase_compositions,

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("exspy")
 
-from esmpy_hs.decompose import decompose  # noqa: E402
+from esmpy_hs.decomposition import decompose  # noqa: E402
 from esmpy_hs.quantification import get_phase_compositions  # noqa: E402
 from esmpy_hs.results import EsmpyResults, export_results, get_state  # noqa: E402
 

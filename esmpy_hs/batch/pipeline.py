@@ -299,7 +299,7 @@ def _decompose_and_write(job: FileJob, si, settings: dict[str, Setting], result:
                          paths: dict[str, Path]) -> None:
     """Fill the metadata, decompose, quantify and write the three outputs."""
     from esmpy_hs.batch.report import write_compositions_csv, write_summary_png
-    from esmpy_hs.decompose import decompose
+    from esmpy_hs.decomposition import decompose
     from esmpy_hs.quantification import get_phase_compositions
 
     s = si.signal

@@ -68,7 +68,7 @@ def decomposition_gui(s, display: bool = True, toolkit: Any = None) -> dict | No
     Mn Kα, take-off angle, thickness, density) and from the estimator's defaults, and marks
     which values are defaults rather than metadata. It validates the input (unknown element
     symbols, missing beam energy, ...) with messages in the form; **Run** calls
-    :func:`esmpy_hs.decompose.decompose` with a progress bar and shows the phase compositions,
+    :func:`esmpy_hs.decompose` with a progress bar and shows the phase compositions,
     the abundance maps and the phase spectra; **Store** writes the edited sample and
     microscope values into the metadata.
 

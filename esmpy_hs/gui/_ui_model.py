@@ -4,7 +4,7 @@
 metadata (read through :mod:`esmpy_hs.metadata`) and from the defaults of
 :class:`esmpy_hs.nmf.EsmpyNMF`. It knows where each value comes from (metadata, exspy default,
 estimator default, edited), validates the form, turns it into the arguments of
-:func:`esmpy_hs.decompose.decompose`, runs the decomposition and stores edited values in the
+:func:`esmpy_hs.decompose`, runs the decomposition and stores edited values in the
 metadata. The widget toolkits (:mod:`esmpy_hs.gui._ipywidgets`) only draw it; they are found
 through HyperSpy's GUI registry under the toolkey ``"esmpy_hs.decomposition"``.
 
@@ -140,7 +140,7 @@ class EsmpyDecompositionUI(t.HasTraits):
 
     Notes
     -----
-    Only values that :func:`esmpy_hs.decompose.decompose` would not read from the metadata by
+    Only values that :func:`esmpy_hs.decompose` would not read from the metadata by
     itself are passed to it (see :meth:`decompose_kwargs`); the estimator options are always
     passed. A beam energy that differs from the metadata (or is missing from it) is applied to
     a metadata copy for the run only (``decompose`` reads it from the metadata); use
@@ -197,7 +197,7 @@ class EsmpyDecompositionUI(t.HasTraits):
         mic = md.microscope_node(s)
         self._microscope = mic
 
-        from esmpy_hs.decompose import DEFAULT_LOW_CUT
+        from esmpy_hs.decomposition import DEFAULT_LOW_CUT
 
         ref["energy_min"] = float(DEFAULT_LOW_CUT)
         try:
@@ -460,7 +460,7 @@ class EsmpyDecompositionUI(t.HasTraits):
 
     # -- what to run ---------------------------------------------------------------------
     def decompose_kwargs(self) -> dict[str, Any]:
-        """Arguments of :func:`esmpy_hs.decompose.decompose` for the current form.
+        """Arguments of :func:`esmpy_hs.decompose` for the current form.
 
         Physical parameters are included only when they differ from what ``decompose`` reads
         from the metadata by itself, the energy range (capped at the beam energy) only when
@@ -518,7 +518,7 @@ class EsmpyDecompositionUI(t.HasTraits):
         return {}
 
     def run(self, callback: Callable | None = None):
-        """Run :func:`esmpy_hs.decompose.decompose` with the form's values.
+        """Run :func:`esmpy_hs.decompose` with the form's values.
 
         The results are written to the signal's ``learning_results`` exactly as by
         ``decompose`` (see there). The signal's metadata is not changed.
@@ -538,7 +538,7 @@ class EsmpyDecompositionUI(t.HasTraits):
         ValueError
             If the form is invalid (nothing is run), or from ``decompose``.
         """
-        from esmpy_hs.decompose import decompose
+        from esmpy_hs.decomposition import decompose
 
         kwargs = self.decompose_kwargs()
         n_components = kwargs.pop("n_components")

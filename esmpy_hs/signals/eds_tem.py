@@ -121,7 +121,7 @@ class EsmpyEDSTEMSpectrum(EDSTEMSpectrum):
         esmpy_hs.decompose, exspy.signals.EDSTEMSpectrum.decomposition
         """
         if _is_esmpy_algorithm(kwargs.get("algorithm")) and not args:
-            from esmpy_hs.decompose import decompose
+            from esmpy_hs.decomposition import decompose
 
             kwargs.pop("algorithm")
             n_components = kwargs.pop("output_dimension", None)

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-import esmpy_hs.decompose as decompose_module  # noqa: E402
+import esmpy_hs.decomposition as decompose_module  # noqa: E402
 from esmpy_hs.datasets import Phase, particle_maps, simulate_spectrum_image  # noqa: E402
 from esmpy_hs.gui import decomposition_gui  # noqa: E402
 
@@ -292,7 +292,7 @@ def test_decompose_error_is_shown_in_the_form(signal):
 
 
 def test_run_matches_decompose(signal):
-    from esmpy_hs.decompose import decompose
+    from esmpy_hs.decomposition import decompose
 
     reference = signal.deepcopy()
     _, w = _form(signal)
@@ -343,7 +343,7 @@ def test_run_matches_decompose(signal):
 
 
 def test_run_with_beam_energy_entered_in_the_form(simulated):
-    from esmpy_hs.decompose import decompose
+    from esmpy_hs.decomposition import decompose
 
     s = simulated.deepcopy()
     _drop_beam_energy(s)

@@ -1,4 +1,4 @@
-"""``esmpy_hs.decompose``: physics-guided NMF of an EDS spectrum image, from metadata to phases.
+"""``esmpy_hs.decomposition``: esmpy NMF of an EDS spectrum image, from metadata to phases.
 
 The glue between HyperSpy and the two numerical layers: it reads the microscope parameters
 (:mod:`esmpy_hs.metadata`), builds G (:mod:`esmpy_hs.physics`), runs
@@ -652,7 +652,7 @@ def decompose(
     show_progressbar : bool, optional
         Default: ``hs.preferences.General.show_progressbar``.
     print_info : bool
-        Log a summary (logger ``esmpy_hs.decompose``, level INFO). Nothing is printed.
+        Log a summary (logger ``esmpy_hs.decomposition``, level INFO). Nothing is printed.
     return_info : bool
         Return the fitted :class:`~esmpy_hs.nmf.EsmpyNMF`.
     W_init : array-like, optional
