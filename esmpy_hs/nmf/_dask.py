@@ -11,7 +11,8 @@ the kernels (uint16 dense, or CSR over the non-zeros below the density threshold
   travel each iteration.
 
 The abundances of a band stay next to its counts. One iteration is, for every band ``b``
-(:func:`esmpy_hs.nmf.chunk_step`)::
+(the unit of :func:`esmpy_hs.nmf.chunk_step`, run here on the compact storage with the
+kernels generated for ``k``, exactly as :class:`EsmpyNMF` runs them)::
 
     mu_b  = Laplacian majoriser targets of the band, from its H and a one-row halo
             (the neighbouring bands' border rows of the previous iterate)
@@ -40,8 +41,9 @@ from types import SimpleNamespace
 import numpy as np
 import scipy.sparse as sp
 
-from esmpy_hs.nmf._chunk import chunk_step
-from esmpy_hs.nmf._data import prepare_counts
+from esmpy_hs.nmf import _kernels
+from esmpy_hs.nmf._codegen import specialised_kernels
+from esmpy_hs.nmf._data import CountData, prepare_counts
 from esmpy_hs.nmf._estimator import CHECK_EVERY
 from esmpy_hs.nmf._init import N_REFINE, bin_labels, fit_onto_g, random_init, select_spectra
 from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
@@ -92,6 +94,7 @@ def plan_bands(
     n_parallel: int = 1,
     memory_limit=None,
     chunk_rows: int | None = None,
+    bands_per_thread: int = 2,
 ) -> np.ndarray:
     """Boundaries of the bands of rows processed as one chunk.
 
@@ -112,6 +115,8 @@ def plan_bands(
         conversions running in parallel fit the budget next to the converted data.
     chunk_rows : int, optional
         Explicit number of rows per band (overrides the automatic choice).
+    bands_per_thread : int
+        Data sets above 32 MiB get at least this many bands per thread (load balance).
 
     Returns
     -------
@@ -134,7 +139,8 @@ def plan_bands(
     total = n_rows * row_bytes
     if total > 16 * MIN_CHUNK_BYTES:
         # enough bands to keep every thread busy (load balance)
-        target_rows = min(target_rows, max(1, math.ceil(n_rows / (2 * max(n_parallel, 1)))))
+        n_min = max(1, int(bands_per_thread)) * max(n_parallel, 1)
+        target_rows = min(target_rows, max(1, math.ceil(n_rows / n_min)))
     bounds = [0]
     if input_row_chunks is None or len(input_row_chunks) <= 1:
         input_row_chunks = [n_rows]
@@ -159,7 +165,7 @@ def plan_bands(
 class _BandData:
     """Compact counts of one band and their statistics (lives where it was converted)."""
 
-    Y: object  # ndarray (m, n) or scipy CSR
+    Y: CountData | None  # None when the band has invalid counts
     stats: dict
 
 
@@ -208,16 +214,19 @@ def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _
     vals = [(q.Y if q.kind == "dense" else q.data) for q in parts]
     vdtype = (np.dtype(np.uint16) if all(v.dtype == np.uint16 for v in vals)
               else np.dtype(dtype))
+    total = float(sum(q.total for q in parts))
+    const = float(sum(q.const for q in parts))
     if not use_sparse:
-        Y = np.empty((m, n), dtype=vdtype)
+        Yd = np.empty((m, n), dtype=vdtype)
         r0 = 0
         for v in vals:
-            Y[r0 : r0 + v.shape[0]] = v
+            Yd[r0 : r0 + v.shape[0]] = v
             r0 += v.shape[0]
-        nbytes = Y.nbytes
+        Y = CountData("dense", Yd, None, None, None, m, n, nnz, total, const)
+        nbytes = Yd.nbytes
     else:
         indptr = np.zeros(m + 1, dtype=np.int64)
-        indices = np.empty(nnz, dtype=np.int32)
+        indices = np.empty(nnz, dtype=np.uint16 if n <= 65536 else np.int32)
         data = np.empty(nnz, dtype=vdtype)
         r0 = a = 0
         for q in parts:
@@ -226,27 +235,27 @@ def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _
             indices[a:b] = q.indices
             data[a:b] = q.data
             r0, a = r0 + q.n_pixels, b
-        Y = sp.csr_matrix((data, indices, indptr), shape=(m, n))
-        Y.has_sorted_indices = True
+        Y = CountData("sparse", None, indptr, indices, data, m, n, nnz, total, const)
         nbytes = data.nbytes + indices.nbytes + indptr.nbytes
-    stats.update(kind="sparse" if use_sparse else "dense", nnz=nnz,
-                 total=float(sum(q.total for q in parts)),
-                 const=float(sum(q.const for q in parts)), nbytes=int(nbytes), n_channels=n)
+    stats.update(kind=Y.kind, nnz=nnz, total=total, const=const, nbytes=int(nbytes),
+                 n_channels=n)
     return _BandData(Y=Y, stats=stats)
 
 
 def _bin_band(band: _BandData, labels: np.ndarray):
     """Per-super-pixel sums of the band's counts: (unique labels, sums)."""
     uniq, inv = np.unique(labels, return_inverse=True)
-    Y = band.Y
-    M = sp.csr_matrix((np.ones(labels.size), (inv, np.arange(labels.size))),
-                      shape=(uniq.size, labels.size))
-    if sp.issparse(Y):
-        out = np.asarray((M @ Y.astype(np.float64)).todense())
-    else:
-        out = np.zeros((uniq.size, Y.shape[1]))
-        for r0 in range(0, Y.shape[0], 4096):
-            out += M[:, r0 : r0 + 4096] @ np.asarray(Y[r0 : r0 + 4096], dtype=np.float64)
+    Y: CountData = band.Y
+    m = Y.n_pixels
+    M = sp.csr_matrix((np.ones(m), (inv, np.arange(m))), shape=(uniq.size, m))
+    if Y.kind == "sparse":
+        Ys = sp.csr_matrix((Y.data.astype(np.float64), Y.indices.astype(np.int32), Y.indptr),
+                           shape=(m, Y.n_channels))
+        return uniq, (M @ Ys).toarray()
+    out = np.zeros((uniq.size, Y.n_channels))
+    for r0 in range(0, m, _CHECK_ROWS):
+        r1 = min(m, r0 + _CHECK_ROWS)
+        out += M[:, r0:r1] @ Y.row_block(r0, r1)
     return uniq, out
 
 
@@ -269,8 +278,11 @@ class _State:
 
 
 def _make_state(band: _BandData, H, fixed_H, lam_pix, degree_win, grid_cols, top, bottom):
-    return _State(band.Y, np.ascontiguousarray(H), fixed_H, lam_pix, degree_win, grid_cols,
-                  top, bottom)
+    fix = (None if fixed_H is None
+           else np.ascontiguousarray(np.nan_to_num(np.asarray(fixed_H, dtype=np.float64),
+                                                   nan=-1.0)))
+    return _State(band.Y, np.ascontiguousarray(H), fix, lam_pix, degree_win, grid_cols, top,
+                  bottom)
 
 
 def _edges(st: _State):
@@ -285,8 +297,46 @@ def _interior_energy(st: _State) -> float:
     return laplacian_energy(st.H, (st.H.shape[0] // c, c))
 
 
+def _kernels_for(k: int):
+    """The fused kernels for ``k`` (generated for this k when possible, as EsmpyNMF uses)."""
+    return specialised_kernels(k) or _kernels
+
+
+def _band_sweep(Y: CountData, H, GW, mu, lam, fixH, opts):
+    """One fused pass over a band (the unit of :func:`esmpy_hs.nmf.chunk_step`, on the
+    compact storage of :class:`CountData`: uint16 channel indices, and the kernels generated
+    for k, as the in-memory estimator runs them)."""
+    m, k = H.shape
+    dtype = H.dtype
+    kern = _kernels_for(k)
+    GW = np.asarray(GW, dtype=np.float64)
+    colsum = GW.sum(axis=0)
+    has_mu = mu is not None
+    if has_mu:
+        mu = np.ascontiguousarray(mu, dtype=dtype)
+        lam = np.ascontiguousarray(lam, dtype=np.float64)
+    else:
+        mu, lam = np.empty((0, k), dtype=dtype), np.empty(0)
+    has_fix = fixH is not None
+    if not has_fix:
+        fixH = np.empty((0, k))
+    Hsum = np.zeros(k)
+    args = (colsum, mu, lam, fixH, has_mu, has_fix, float(opts["sparsity"]),
+            float(opts["sparsity_eps"]), bool(opts["simplex"]), bool(opts["update_h"]),
+            bool(opts["accumulate"]), bool(opts["eval_loss"]))
+    if Y.kind == "sparse":
+        R = np.zeros((Y.n_channels, k))
+        ll = kern.sparse_chunk(Y.indptr, Y.indices, Y.data, H,
+                               np.ascontiguousarray(GW, dtype=dtype), *args, R, Hsum)
+    else:
+        Rt = np.zeros((k, Y.n_channels))
+        ll = kern.dense_chunk(Y.Y, H, np.ascontiguousarray(GW.T, dtype=dtype), *args, Rt, Hsum)
+        R = np.ascontiguousarray(Rt.T)
+    return R, Hsum, float(ll)
+
+
 def _step(st: _State, GW, halo_above, halo_below, opts: dict) -> dict:
-    """H step of one band (in place) and its partials; see :func:`chunk_step`."""
+    """H step of one band (in place) and its partials."""
     mu = lam = None
     if opts["smooth"] and opts["update_h"]:
         parts = [a for a in (halo_above, st.H, halo_below) if a is not None]
@@ -297,11 +347,8 @@ def _step(st: _State, GW, halo_above, halo_below, opts: dict) -> dict:
         mu = targets[off : off + st.H.shape[0]]
         lam = st.lam_pix
     ev = opts["eval_loss"]
-    res = chunk_step(st.Y, st.H, GW, mu=mu, lam=lam, fixed_H=st.fixed_H,
-                     sparsity=opts["sparsity"], sparsity_eps=opts["sparsity_eps"],
-                     simplex=opts["simplex"], update_h=opts["update_h"],
-                     accumulate=opts["accumulate"], eval_loss=ev)
-    out = {"R": res.R, "Hsum": res.Hsum, "loglik": res.loglik}
+    R, Hsum, ll = _band_sweep(st.Y, st.H, GW, mu, lam, st.fixed_H, opts)
+    out = {"R": R, "Hsum": Hsum, "loglik": ll}
     if ev or opts["track"]:
         H64 = st.H.astype(np.float64)
         if ev and opts["smooth"]:
@@ -333,7 +380,8 @@ def _get_H(st: _State) -> np.ndarray:
 
 # ============================================================================ executors
 class _LocalExecutor:
-    """Bands held in this process; a thread pool runs the band steps."""
+    """Bands held in this process; a thread pool runs the band steps (the kernels release
+    the GIL)."""
 
     distributed = False
 
@@ -619,7 +667,8 @@ def fit_dask(
     in_chunks = Xr.chunks[0]
     limit = _parse_bytes(memory_limit)
     bounds = plan_bands(n_rows, row_bytes, in_chunks, n_parallel=ex.n_threads,
-                        memory_limit=limit, chunk_rows=chunk_rows)
+                        memory_limit=limit, chunk_rows=chunk_rows,
+                        bands_per_thread=2 if ex.distributed else 4)
     bands = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
     # signal-axis chunking: every band concatenates its channel chunks once
     sig_chunks = Xr.chunks[-1]
