@@ -291,7 +291,7 @@ def test_paper_sample_small():
     assert abs(s.data.sum(-1).mean() - 293.0) < 4 * np.sqrt(293.0 / n)
     np.testing.assert_allclose(gt.maps.sum(axis=0), 1.0)
     # three phases with particles of both kinds
-    assert gt.maps[1].max() > 0.9 and gt.maps[2].max() > 0.9
+    assert gt.maps[1].max() > 0.45 and gt.maps[2].max() > 0.45
     low = paper_sample("low", size=32, seed=0)
     assert abs(low.data.sum(-1).mean() - 18.0) < 4 * np.sqrt(18.0 / n)
     # same seed: same particles at both doses, and reproducible noise
