@@ -322,7 +322,7 @@ def _band_sweep(Y: CountData, H, GW, mu, lam, fixH, opts):
         fixH = np.empty((0, k))
     Hsum = np.zeros(k)
     args = (colsum, mu, lam, fixH, has_mu, has_fix, float(opts["sparsity"]),
-            float(opts["sparsity_eps"]), bool(opts["simplex"]), bool(opts["update_h"]),
+            float(opts["sparsity_eps"]), bool(opts["simplex"]), int(opts["update_h"]),
             bool(opts["accumulate"]), bool(opts["eval_loss"]))
     if Y.kind == "sparse":
         R = np.zeros((Y.n_channels, k))
@@ -790,7 +790,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
         last = [e[1] for e in edges]
     base = {"smooth": smooth, "sparsity": float(pb.sparsity),
             "sparsity_eps": float(pb.sparsity_eps), "simplex": pb.simplex == "H",
-            "update_h": True, "accumulate": True}
+            "update_h": int(getattr(est, "h_inner", 1)), "accumulate": True}
     t2 = time.perf_counter()
     bar = tqdm(total=est.max_iter, desc="EsmpyNMF (chunked)", disable=not est.show_progressbar,
                leave=False)
@@ -855,7 +855,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
         bar.close()
     iter_time = time.perf_counter() - t2
     # ---- objective at the returned factors, and the abundances
-    final = dict(base, update_h=False, accumulate=False, eval_loss=True, track=False)
+    final = dict(base, update_h=0, accumulate=False, eval_loss=True, track=False)
     states, outs = ex.step(states, G @ W, [None] * n_b, [None] * n_b, final)
     Hsum = np.sum([o["Hsum"] for o in outs], axis=0)
     ll = float(sum(o["loglik"] for o in outs))

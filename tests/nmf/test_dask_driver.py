@@ -116,6 +116,13 @@ def test_dense_and_sparse_storage(problem, sparse):
     _assert_same_iterates(eager, lazy)
 
 
+@pytest.mark.skipif("h_inner" not in EsmpyNMF().get_params(), reason="no H sub-steps yet")
+def test_same_iterates_with_h_substeps(problem):
+    X, G = problem
+    eager, lazy = _pair(X, G, h_inner=3)
+    _assert_same_iterates(eager, lazy)
+
+
 def test_same_stopping_iteration(problem):
     X, G = problem
     params = dict(n_components=3, G=G, shape_2d=(NY, NX), max_iter=400, tol=(1e-7, 1e-4))
