@@ -670,21 +670,25 @@ def fit_dask(
                         memory_limit=limit, chunk_rows=chunk_rows,
                         bands_per_thread=2 if ex.distributed else 4)
     bands = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-    # signal-axis chunking: every band concatenates its channel chunks once
+    # stored chunks larger than a band are read once per band that overlaps them (locally;
+    # a distributed client reads them once); with the channel axis chunked as well, every
+    # band also assembles its spectra from several pieces
+    span = max(in_chunks)
+    band_rows = int(np.diff(bounds).min())
+    reads = math.ceil(span / band_rows)
     sig_chunks = Xr.chunks[-1]
     if len(sig_chunks) > 1:
-        span = max(in_chunks)
-        band_rows = int(np.diff(bounds).max())
-        held = math.ceil(span / band_rows) * band_rows * row_bytes if span > band_rows else 0
-        msg = (f"X is chunked along the channel axis ({len(sig_chunks)} chunks): each band "
-               "is assembled from its channel chunks once before conversion")
-        if held > (limit or DEFAULT_CHUNK_BYTES) or span > 4 * band_rows:
-            warnings.warn(
-                f"{msg}, but the stored chunks span {span} rows (bands have {band_rows}), so "
-                f"about {held / 2**20:.0f} MiB of raw data are read at a time. Rechunk the "
-                "data on disk with whole spectra per chunk (e.g. chunks=(32, 32, -1)) for a "
-                "cheaper run.", UserWarning, stacklevel=2)
+        msg = (f"X is chunked along the channel axis ({len(sig_chunks)} chunks): every band "
+               "is assembled from its channel chunks once, before conversion")
         notes.append(msg)
+        if reads > 1:
+            warnings.warn(
+                f"{msg}; the stored chunks span up to {span} rows and the bands have "
+                f"{band_rows}, so a stored chunk may be read up to {reads} times. Store whole "
+                "spectra per chunk (e.g. save with chunks=(32, nx, n_channels)) for a cheaper "
+                "run.", UserWarning, stacklevel=2)
+    elif reads > 1:
+        notes.append(f"stored chunks of up to {span} rows are read by up to {reads} bands")
     rows_keep = [None] * len(bands)
     if mask is not None:
         rows_keep = [~mask[r0 * per_row : r1 * per_row] for r0, r1 in bands]
