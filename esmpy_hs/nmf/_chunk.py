@@ -52,7 +52,7 @@ def chunk_step(
     sparsity: float = 0.0,
     sparsity_eps: float = 1e-2,
     simplex: bool = True,
-    update_h: bool = True,
+    update_h: int = 1,
     accumulate: bool = True,
     eval_loss: bool = False,
 ) -> ChunkResult:
@@ -78,8 +78,11 @@ def chunk_step(
         Sparsity term as in :class:`~esmpy_hs.nmf.EsmpyNMF`.
     simplex : bool
         Impose the per-pixel sum-to-one.
-    update_h, accumulate, eval_loss : bool
-        Do the H step; accumulate the W numerator; compute the log-likelihood partial.
+    update_h : int
+        Number of H sub-steps (0: none); the smoothing and sparsity majorisers stay those
+        of the incoming H.
+    accumulate, eval_loss : bool
+        Accumulate the W numerator; compute the log-likelihood partial.
     """
     H = H_chunk
     if not (isinstance(H, np.ndarray) and H.flags.c_contiguous
@@ -110,7 +113,7 @@ def chunk_step(
         ll = _kernels.sparse_chunk(Yc.indptr.astype(np.int64), Yc.indices, Yc.data, H,
                                    np.ascontiguousarray(GW), colsum, mu, lam, fix,
                                    has_mu, has_fix, float(sparsity), float(sparsity_eps),
-                                   bool(simplex), update_h, accumulate, eval_loss, R, Hsum)
+                                   bool(simplex), int(update_h), accumulate, eval_loss, R, Hsum)
     else:
         Yc = np.ascontiguousarray(Y_chunk)
         if Yc.dtype.kind not in "fu":
@@ -118,7 +121,7 @@ def chunk_step(
         Rt = np.zeros((k, GW.shape[0]))
         ll = _kernels.dense_chunk(Yc, H, np.ascontiguousarray(GW.T, dtype=dtype), colsum, mu,
                                   lam, fix, has_mu, has_fix, float(sparsity),
-                                  float(sparsity_eps), bool(simplex), update_h, accumulate,
+                                  float(sparsity_eps), bool(simplex), int(update_h), accumulate,
                                   eval_loss, Rt, Hsum)
         R = Rt.T
     return ChunkResult(R=np.ascontiguousarray(R), Hsum=Hsum, loglik=float(ll))

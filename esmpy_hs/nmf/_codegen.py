@@ -107,11 +107,12 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
                                    sparsity, eps, d, mu, free)
         for a in range(k):
             hbuf[a] = hh[a]
-        if update_h:
+        for _ in range(int(update_h)):
             _dense_h(ybuf, At, hbuf, c, hh, tiny, zero)
             solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
             for a in range(k):
                 H[j, a] = hh[a]
+                hh[a] = H[j, a]
                 hbuf[a] = H[j, a]
         for a in range(k):
             Hsum[a] += hbuf[a]
@@ -187,7 +188,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
             i = indices[st + q]
             {GATHER}
             yb[q] = data[st + q]
-        if update_h:
+        for _ in range(int(update_h)):
             {S_TUPLE} = _sp_h(buf, yb, nq, {HARGS}, tiny)
             {STORE_C64}
             solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)

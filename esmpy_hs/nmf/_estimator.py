@@ -30,7 +30,7 @@ from esmpy_hs.nmf._solver import Engine, Problem, relative_change
 logger = logging.getLogger(__name__)
 
 #: ``smoothness="auto"`` uses ``SMOOTHNESS_AUTO_SCALE * sqrt(mean counts per pixel)``.
-SMOOTHNESS_AUTO_SCALE = 2.0
+SMOOTHNESS_AUTO_SCALE = 3.0
 #: The relative change of W and H is tested every ``min(CHECK_EVERY, eval_every)`` iterations.
 CHECK_EVERY = 10
 #: Default tolerances: (relative objective change, relative W/H change), per iteration.
@@ -43,8 +43,10 @@ def auto_smoothness(mean_counts_per_pixel: float) -> float:
     ``lambda = SMOOTHNESS_AUTO_SCALE * sqrt(N)`` with ``N`` the mean total counts per pixel.
     With abundances on the simplex, the curvature of the Poisson likelihood of one pixel grows
     like ``N`` while the Laplacian curvature is ``lambda * degree``, so the effective smoothing
-    length grows like ``N**(-1/4)``: a few pixels at ~20 counts per pixel, about one pixel at
-    a few hundred, and negligible smoothing at high dose.
+    length shrinks like ``N**(-1/4)``: a few pixels at ~20 counts per pixel, about one pixel
+    at a few hundred, and little smoothing at high dose. The factor 3 was set on simulated
+    maps at 18 and 293 counts per pixel (abundance RMSE lowest between 2 and 8 times
+    ``sqrt(N)`` there, with smooth maps); maps with fine features may prefer less.
     """
     return SMOOTHNESS_AUTO_SCALE * math.sqrt(max(float(mean_counts_per_pixel), 0.0))
 
@@ -90,7 +92,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         the spatial smoothness.
     smoothness : float or "auto", default="auto"
         Laplacian strength ``lambda`` (in counts). ``"auto"`` uses
-        :func:`auto_smoothness`: ``2 * sqrt(mean counts per pixel)``, and 0 when ``shape_2d``
+        :func:`auto_smoothness`: ``3 * sqrt(mean counts per pixel)``, and 0 when ``shape_2d``
         is None. 0 disables the term.
     sparsity : float, default=0.0
         Strength of ``sum log(H + sparsity_eps)`` (positive values favour sparse abundances).
@@ -118,6 +120,12 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         The objective is evaluated every ``eval_every`` iterations (in the same pass as the
         updates; it costs a log per non-zero count), and also at the iteration after the W/H
         criterion is met, to confirm convergence.
+    h_inner : int, default=1
+        H sub-steps per iteration: each pixel's abundances get ``h_inner`` exact
+        majorisation-minimisation steps (the smoothness and sparsity majorisers built once at
+        the incoming H) while its spectrum is in cache, before the W step. Each sub-step
+        never increases the objective; 2-4 cut the number of iterations to convergence
+        (about 2-3x fewer), for a small extra cost per iteration on the sparse path.
     verbose : bool, default=False
         Log progress at INFO level (logger ``esmpy_hs.nmf._estimator``).
     show_progressbar : bool, default=False
@@ -187,6 +195,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         sparse="auto",
         density_threshold: float = 0.15,
         eval_every: int = 50,
+        h_inner: int = 1,
         verbose: bool = False,
         show_progressbar: bool = False,
         callback: Callable | None = None,
@@ -210,6 +219,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         self.sparse = sparse
         self.density_threshold = density_threshold
         self.eval_every = eval_every
+        self.h_inner = h_inner
         self.verbose = verbose
         self.show_progressbar = show_progressbar
         self.callback = callback
@@ -253,6 +263,8 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             raise ValueError(f"n_components={k!r} must be a positive integer")
         if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
             raise ValueError(f"max_iter={self.max_iter!r} must be a non-negative integer")
+        if not isinstance(self.h_inner, numbers.Integral) or self.h_inner < 1:
+            raise ValueError(f"h_inner={self.h_inner!r} must be a positive integer")
         if not isinstance(self.eval_every, numbers.Integral) or self.eval_every < 1:
             raise ValueError(f"eval_every={self.eval_every!r} must be a positive integer")
         self._tolerances()
@@ -545,7 +557,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             while it < self.max_iter:
                 it += 1
                 obj_now = it % m == 0 or it == self.max_iter or want_obj
-                R, Hsum, ll = eng.sweep(H, W, update_h=True, accumulate=True,
+                R, Hsum, ll = eng.sweep(H, W, update_h=int(self.h_inner), accumulate=True,
                                         eval_loss=obj_now)
                 F = None
                 if obj_now:

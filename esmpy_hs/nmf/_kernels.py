@@ -296,7 +296,7 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
     Y : ndarray, shape (m, n)
         Counts of the chunk, pixel-major (uint16, float32 or float64).
     H : ndarray, shape (m, k)
-        Abundances of the chunk, updated in place when ``update_h``.
+        Abundances of the chunk, updated in place.
     At : ndarray, shape (k, n)
         ``(G W)^T`` in the working dtype.
     colsum : ndarray, shape (k,)
@@ -306,6 +306,11 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
         ``has_mu``).
     Hfix : ndarray
         ``(m, k)`` pinned values (negative = free), ignored unless ``has_fix``.
+    update_h : int
+        Number of H sub-steps (majorisation-minimisation steps of each pixel's abundances
+        with the Laplacian and sparsity majorisers fixed at the incoming H; 0: no H step).
+    accumulate, eval_loss : bool
+        Accumulate the W numerator; compute the log-likelihood partial (at the new H).
     R : ndarray, shape (k, n), float64
         W-numerator accumulator (``sum_j (y_j / v_j) h_j^T``, transposed); added to.
     Hsum : ndarray, shape (k,), float64
@@ -342,13 +347,14 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
                                    sparsity, eps, d, mu, free)
         for a in range(k):
             hbuf[a] = hh[a]
-        if update_h:
+        for _ in range(int(update_h)):
             _model(At, hbuf, vbuf)
             _ratio(ybuf, vbuf, rbuf, tiny)
             _backproject(At, rbuf, hh, c, zero)
             solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
             for a in range(k):
                 H[j, a] = hh[a]
+                hh[a] = H[j, a]
                 hbuf[a] = H[j, a]
         for a in range(k):
             Hsum[a] += hbuf[a]
@@ -393,7 +399,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
         end = indptr[j + 1]
         lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                                    sparsity, eps, d, mu, free)
-        if update_h:
+        for _ in range(int(update_h)):
             for a in range(k):
                 sacc[a] = 0.0
             for t in range(start, end):

@@ -19,11 +19,12 @@ def _ratio(X: np.ndarray, V: np.ndarray) -> np.ndarray:
         return np.where(X > 0, X / np.maximum(V, 1e-30), 0.0)
 
 
-def h_step(X, G, W, H, problem: Problem) -> np.ndarray:
-    """One majorisation-minimisation step in H (pixel-major ``H``, shape (p, k))."""
+def h_step(X, G, W, H, problem: Problem, n_inner: int = 1) -> np.ndarray:
+    """Majorisation-minimisation step(s) in H (pixel-major ``H``, shape (p, k)).
+
+    ``n_inner`` sub-steps, with the Laplacian and sparsity majorisers built at the incoming H.
+    """
     A = G @ W
-    V = H @ A.T
-    C = H * (_ratio(X, V) @ A)
     d = np.broadcast_to(A.sum(axis=0), H.shape).copy()
     if problem.sparsity != 0.0:
         d += problem.sparsity / (H + problem.sparsity_eps)
@@ -41,7 +42,9 @@ def h_step(X, G, W, H, problem: Problem) -> np.ndarray:
         free = np.isnan(problem.fixed_H)
         target = 1.0 - np.nansum(problem.fixed_H, axis=1)
     Hn = H.copy()
-    solve_entry_problem_np(C, d, lam, mu, free, target, problem.simplex == "H", Hn)
+    for _ in range(n_inner):
+        C = Hn * (_ratio(X, Hn @ A.T) @ A)
+        solve_entry_problem_np(C, d, lam, mu, free, target, problem.simplex == "H", Hn)
     return Hn
 
 
@@ -64,8 +67,9 @@ def objective(X, G, W, H, problem: Problem) -> dict:
     return {"kl": kl, "laplacian": lap, "sparsity": spa, "total": kl + lap + spa}
 
 
-def iterate(X, G, W, H, problem: Problem, n_iter: int, record: bool = False):
-    """Run ``n_iter`` iterations (H step then W step) from (W, H).
+def iterate(X, G, W, H, problem: Problem, n_iter: int, record: bool = False,
+            n_inner: int = 1):
+    """Run ``n_iter`` iterations (``n_inner`` H sub-steps, then a W step) from (W, H).
 
     Returns ``(W, H, history)`` where ``history`` lists the total objective after every
     half-step when ``record`` is true (starting with the initial value).
@@ -76,7 +80,7 @@ def iterate(X, G, W, H, problem: Problem, n_iter: int, record: bool = False):
     H = np.array(H, dtype=np.float64)
     hist = [objective(X, G, W, H, problem)["total"]] if record else []
     for _ in range(n_iter):
-        H = h_step(X, G, W, H, problem)
+        H = h_step(X, G, W, H, problem, n_inner)
         if record:
             hist.append(objective(X, G, W, H, problem)["total"])
         W = w_step(X, G, W, H, problem)

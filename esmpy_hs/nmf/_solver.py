@@ -109,9 +109,12 @@ class Engine:
                       if problem.fixed_H is not None else np.empty((0, k)))
 
     # ------------------------------------------------------------------ sweeps
-    def sweep(self, H: np.ndarray, W: np.ndarray, update_h: bool = True,
+    def sweep(self, H: np.ndarray, W: np.ndarray, update_h: int = 1,
               accumulate: bool = True, eval_loss: bool = False):
-        """One fused pass: H step (in place) and/or W numerator and log-likelihood.
+        """One fused pass: H sub-steps (in place) and/or W numerator and log-likelihood.
+
+        ``update_h`` is the number of H sub-steps per pixel (0: none); the Laplacian and
+        sparsity majorisers are built once at the incoming H.
 
         Returns
         -------
@@ -125,6 +128,7 @@ class Engine:
         pb = self.problem
         A64 = self.G @ W
         colsum = A64.sum(axis=0)
+        update_h = int(update_h)
         if pb.smooth and update_h:
             majoriser_targets(H, pb.shape_2d, pb.degree, out=self._mu)
         has_mu = pb.smooth and update_h

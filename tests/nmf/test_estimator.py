@@ -37,6 +37,7 @@ OPTION_SETS = [
     dict(smoothness=2.0, simplex=None),
     dict(smoothness=2.0, fixed="W"),
     dict(smoothness=2.0, fixed="H"),
+    dict(smoothness=3.0, sparsity=0.2, h_inner=3),
 ]
 
 
@@ -96,7 +97,7 @@ def test_objective_non_increasing_and_constraints(poisson_small, opts):
     # the reference implementation, evaluated after every half-step, never increases either
     pb = _problem_of(est)
     Wf, Hf = _feasible(W0, H0, pb)
-    Wr, Hr, hist = ref.iterate(X, G, Wf, Hf, pb, 15, record=True)
+    Wr, Hr, hist = ref.iterate(X, G, Wf, Hf, pb, 15, record=True, n_inner=est.h_inner)
     hist = np.array(hist)
     assert np.all(np.diff(hist) <= 1e-10 * np.abs(hist[1:]))
     assert np.all(est.W_ >= 0) and np.all(HT >= 0)
@@ -147,11 +148,11 @@ def test_dense_sparse_reference_agree(poisson_small, dtype):
     fits = {}
     for sparse in (False, True):
         est = EsmpyNMF(k, G=G, shape_2d=SHAPE, smoothness=3.0, sparsity=0.2, max_iter=25,
-                       tol=0, sparse=sparse, dtype=dtype)
+                       tol=0, sparse=sparse, dtype=dtype, h_inner=2)
         fits[sparse] = est.fit_transform(X, W=W0, H=H0), est
         assert est.sparse_path_ is sparse
     pb = _problem_of(fits[False][1])
-    Wr, Hr, _ = ref.iterate(X, G, W0, H0.T, pb, 25)
+    Wr, Hr, _ = ref.iterate(X, G, W0, H0.T, pb, 25, n_inner=2)
     tol = 1e-9 if dtype == np.float64 else 2e-4
     for HT, est in fits.values():
         np.testing.assert_allclose(HT, Hr, atol=tol)
