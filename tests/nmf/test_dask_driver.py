@@ -184,6 +184,22 @@ def test_memory_limit_warns_when_converted_counts_do_not_fit(problem):
     assert est.dask_info_.compact_bytes == NY * NX * NCH * 2  # uint16
 
 
+def test_callback_sees_W_and_loss_and_can_stop(problem):
+    X, G = problem
+    seen = []
+
+    def callback(it, W, H, loss):
+        seen.append((it, W.shape, H, loss))
+        return it == 7
+
+    est = fit_dask(EsmpyNMF(3, G=G, shape_2d=(NY, NX), max_iter=50, eval_every=5,
+                            callback=callback), X.reshape(NY, NX, -1), client=None)
+    assert est.n_iter_ == 7 and est.stop_reason_ == "callback"
+    assert [s[0] for s in seen] == list(range(1, 8))
+    assert all(s[1] == (G.shape[1], 3) and s[2] is None for s in seen)
+    assert [s[3] is not None for s in seen] == [False] * 4 + [True] + [False] * 2
+
+
 def test_bad_counts_are_refused(problem):
     X, G = problem
     Xb = X.copy()
