@@ -168,6 +168,16 @@ class _BandData:
     Y: CountData | None  # None when the band has invalid counts
     stats: dict
 
+    def __sizeof__(self) -> int:  # dask/distributed memory accounting (spilling)
+        return _counts_nbytes(self.Y) + 1024
+
+
+def _counts_nbytes(Y: CountData | None) -> int:
+    if Y is None:
+        return 0
+    arrays = (Y.Y,) if Y.kind == "dense" else (Y.indptr, Y.indices, Y.data)
+    return int(sum(a.nbytes for a in arrays))
+
 
 def _band_stats(band: _BandData) -> dict:
     return band.stats
@@ -223,7 +233,6 @@ def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _
             Yd[r0 : r0 + v.shape[0]] = v
             r0 += v.shape[0]
         Y = CountData("dense", Yd, None, None, None, m, n, nnz, total, const)
-        nbytes = Yd.nbytes
     else:
         indptr = np.zeros(m + 1, dtype=np.int64)
         indices = np.empty(nnz, dtype=np.uint16 if n <= 65536 else np.int32)
@@ -236,8 +245,7 @@ def _convert_band(block, rows_keep, keep, dtype, sparse, density_threshold) -> _
             data[a:b] = q.data
             r0, a = r0 + q.n_pixels, b
         Y = CountData("sparse", None, indptr, indices, data, m, n, nnz, total, const)
-        nbytes = data.nbytes + indices.nbytes + indptr.nbytes
-    stats.update(kind=Y.kind, nnz=nnz, total=total, const=const, nbytes=int(nbytes),
+    stats.update(kind=Y.kind, nnz=nnz, total=total, const=const, nbytes=_counts_nbytes(Y),
                  n_channels=n)
     return _BandData(Y=Y, stats=stats)
 
@@ -275,6 +283,11 @@ class _State:
         self.grid_cols = grid_cols
         self.top = top  # has a band above (halo row needed)
         self.bottom = bottom
+
+    def __sizeof__(self) -> int:  # dask/distributed memory accounting (spilling)
+        extra = sum(a.nbytes for a in (self.H, self.H_ref, self.fixed_H, self.lam_pix,
+                                       self.degree_win) if a is not None)
+        return _counts_nbytes(self.Y) + int(extra) + 1024
 
 
 def _make_state(band: _BandData, H, fixed_H, lam_pix, degree_win, grid_cols, top, bottom):
