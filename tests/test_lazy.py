@@ -116,6 +116,18 @@ def test_lazy_warm_start_equals_eager(eager):
     _assert_same_results(lazy.learning_results, ref.learning_results)
 
 
+def test_lazy_line_scan_equals_eager():
+    line = _simulate(ny=16, nx=12).inav[3, :]  # 16 pixels along one navigation axis
+    assert line.axes_manager.navigation_dimension == 1
+    ref = line.deepcopy()
+    decompose(ref, 3, **FIT)
+    lazy = line.as_lazy()
+    with lazy_options(chunk_rows=5):
+        est = decompose(lazy, 3, return_info=True, **FIT)
+    assert est.dask_info_.band_rows == [5, 5, 5, 1] and est.smoothness_ > 0
+    _assert_same_results(lazy.learning_results, ref.learning_results)
+
+
 def test_lazy_options_are_validated_and_scoped():
     assert get_lazy_options() == {"memory_limit": None, "client": "auto", "chunk_rows": None}
     with lazy_options(memory_limit="1GB", chunk_rows=8) as opts:
