@@ -114,7 +114,7 @@ class Mismatch:
 
     @classmethod
     def realistic(cls) -> Mismatch:
-        """A moderate combination of every effect (used by the accuracy tests).
+        """A moderate combination of every effect, for accuracy checks outside the model.
 
         Linear (espm) resolution law, absorption by each phase's own composition in a film 30 %
         thicker than stated, 0.5 % Si escape, and a calibration off by +3 eV at the offset and

@@ -48,8 +48,8 @@ class Phase:
 
     Examples
     --------
-    >>> Phase("periclase", {"Mg": 0.5, "O": 0.5}).composition
-    {'Mg': 0.5, 'O': 0.5}
+    >>> Phase("hematite", {"Fe": 2, "O": 3}).composition  # by atomic number
+    {'O': 0.6, 'Fe': 0.4}
     """
 
     name: str
