@@ -28,6 +28,10 @@ _COMMANDS = {
         "esmpy_hs.batch.info_command",
         "show a file's signals and which metadata esmpy would use or is missing",
     ),
+    "demo": (
+        "esmpy_hs.demo",
+        "esmpy vs scikit-learn KL-NMF on the paper's simulated sample, with a Figure-2 PNG",
+    ),
 }
 
 
