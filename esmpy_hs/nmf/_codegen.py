@@ -168,6 +168,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
     k = {K}
     nmax = A.shape[0]
     buf = np.empty((k, nmax))
+    {DECL_BUFROWS}
     yb = np.empty(nmax)
     vb = np.empty(nmax)
     rb = np.empty(nmax)
@@ -184,10 +185,12 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
         lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                                    sparsity, eps, d, mu, free)
         {LOAD_H}
+        ind = indices[st:st + nq]
+        dd = data[st:st + nq]
         for q in range(nq):
-            i = indices[st + q]
+            i = ind[q]
             {GATHER}
-            yb[q] = data[st + q]
+            yb[q] = dd[q]
         for _ in range(int(update_h)):
             {S_TUPLE} = _sp_h(buf, yb, nq, {HARGS}, tiny)
             {STORE_C64}
@@ -202,7 +205,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
             if accumulate:
                 _sp_ratio(yb, vb, rb, nq)
                 for q in range(nq):
-                    i = indices[st + q]
+                    i = ind[q]
                     r = rb[q]
                     {ACC_R_SP}
             if eval_loss:
@@ -309,7 +312,8 @@ def render(k: int) -> str:
         "MODEL_B": " + ".join(f"b{a}[q] * h{a}" for a in r),
         "ACC_S_B": stmts("s{a} += b{a}[q] * r", 8),
         "S_TUPLE": ", ".join(f"s{a}" for a in r) + ("," if k == 1 else ""),
-        "GATHER": stmts("buf[{a}, q] = A[i, {a}]", 12),
+        "GATHER": stmts("g{a}[q] = A[i, {a}]", 12),
+        "DECL_BUFROWS": stmts("g{a} = buf[{a}]", 4),
     }
     src = _TEMPLATE
     for key, val in subs.items():
