@@ -155,8 +155,9 @@ class Comparison:
         The simulated signal, decomposed by esmpy (results in ``learning_results``).
     truth : esmpy_hs.datasets.GroundTruth
     esmpy : esmpy_hs.metrics.EvaluationReport
-    sklearn : esmpy_hs.metrics.EvaluationReport
-    sklearn_result : SklearnResult
+    sklearn : esmpy_hs.metrics.EvaluationReport or None
+        None when scikit-learn was not run.
+    sklearn_result : SklearnResult or None
     esmpy_seconds : float
         Wall time of ``s.decomposition(algorithm="esmpy", ...)``.
     esmpy_n_iter : int
@@ -177,7 +178,7 @@ class Comparison:
 
     def summary(self) -> dict[str, Any]:
         """Plain-python numbers (JSON-serialisable)."""
-        return {
+        out: dict[str, Any] = {
             "title": str(self.signal.metadata.General.title),
             "shape": [int(n) for n in self.signal.data.shape],
             "mean_counts_per_pixel": float(np.asarray(self.signal.data).sum(-1).mean()),
@@ -188,12 +189,14 @@ class Comparison:
                 "n_iter": self.esmpy_n_iter,
                 "stop_reason": self.esmpy_stop_reason,
             },
-            "sklearn": {
+        }
+        if self.sklearn is not None:
+            out["sklearn"] = {
                 **self.sklearn.to_dict(),
                 "seconds": self.sklearn_result.seconds,
                 "n_iter": self.sklearn_result.n_iter,
-            },
-        }
+            }
+        return out
 
 
 def compare_on_signal(
@@ -276,7 +279,11 @@ def compare_on_signal(
         esmpy_seconds=esmpy_seconds,
         esmpy_n_iter=int(getattr(info, "n_iter_", -1)),
         esmpy_stop_reason=str(getattr(info, "stop_reason_", "")),
-        settings={"esmpy": e_opts, "sklearn": k_opts, "match_on": MATCH_ON},
+        settings={
+            "esmpy": e_opts,
+            "sklearn": k_opts if run_sklearn else None,
+            "match_on": MATCH_ON,
+        },
     )
 
 
@@ -325,8 +332,12 @@ def format_comparison(cmp: Comparison) -> str:
             f"{cmp.esmpy.spectral_angle[i]:>14.1f}{sk_a:>9.1f}"
         )
     ignored = tuple(cmp.settings.get("esmpy", {}).get("ignore_elements", ()) or ())
-    lines += ["", "compositions (at.%" + (f", without {', '.join(ignored)}" if ignored else "")
-              + "): truth vs esmpy"]
+    lines += [
+        "",
+        "compositions (at.%"
+        + (f", without {', '.join(ignored)}" if ignored else "")
+        + "): truth vs esmpy",
+    ]
     for i, name in enumerate(cmp.esmpy.phase_names):
         truth = _renormalised(cmp.esmpy.true_compositions[i], ignored)
         est = (
