@@ -319,3 +319,14 @@ def test_progressbar_and_verbose(poisson_small, caplog):
             warnings.simplefilter("error")
             EsmpyNMF(3, G=G, max_iter=10, verbose=True, show_progressbar=True).fit(X)
     assert any("stopped" in r.message for r in caplog.records)
+
+
+def test_sparse_auto_follows_density():
+    X, G, _, _ = make_problem(ny=8, nx=8, n_channels=60, counts_per_pixel=3.0, poisson=True)
+    density = np.count_nonzero(X) / X.size
+    assert density < 0.15
+    lo = EsmpyNMF(3, G=G, max_iter=3).fit(X)
+    assert lo.sparse_path_
+    hi = EsmpyNMF(3, G=G, max_iter=3, density_threshold=density / 2).fit(X)
+    assert not hi.sparse_path_
+    np.testing.assert_allclose(lo.W_, hi.W_, rtol=1e-4)
