@@ -21,6 +21,7 @@ _LAZY = {
     "get_phase_compositions": "esmpy_hs.quantification",
     "export_results": "esmpy_hs.results",
     "decomposition_gui": "esmpy_hs.gui",
+    "lazy_options": "esmpy_hs.lazy_decompose",
     "datasets": "esmpy_hs.datasets",
     "metrics": "esmpy_hs.metrics",
 }
