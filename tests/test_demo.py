@@ -120,6 +120,11 @@ def test_demo_command_end_to_end(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     png = out / demo.FIGURE_NAME
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert image.mode == "P"  # palette PNG (compact)
+        assert image.size == (720, 800)
     assert not (tmp_path / "from_env").exists()  # --out wins over the environment
     results = json.loads((out / "demo_results.json").read_text())
     assert results["shape"] == [16, 16, 1980]
