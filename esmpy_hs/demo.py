@@ -608,6 +608,16 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; write the figure and the numbers; return 0 on success."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # HyperSpy's notices about its own internal import paths (emitted when it first
+        # resolves signal classes) are noise for the user of a demo
+        warnings.filterwarnings("ignore", message="Importing `")
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import hyperspy.api as hs
 
     from esmpy_hs.datasets import paper_sample
