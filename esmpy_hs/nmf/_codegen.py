@@ -132,9 +132,9 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _sp_h(buf, yb, nq, {HARGS}, tiny):
+def _sp_h(buf, yb, nq, {HARGS}, tiny, zero):
     """Back-projection sums over one pixel's gathered non-zeros (SIMD over the non-zeros)."""
-    {DECL_S64_4}
+    {DECL_SZ_4}
     {DECL_B}
     for q in range(nq):
         v = {MODEL_B}
@@ -167,24 +167,31 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
     m = indptr.shape[0] - 1
     k = {K}
     nmax = A.shape[0]
-    buf = np.empty((k, nmax))
+    dt = A.dtype
+    buf = np.empty((k, nmax), dt)
     {DECL_BUFROWS}
-    yb = np.empty(nmax)
-    vb = np.empty(nmax)
-    rb = np.empty(nmax)
+    yb = np.empty(nmax, dt)
+    vb = np.empty(nmax, dt)
+    rb = np.empty(nmax, dt)
+    tb = np.empty(2, dt)
+    tb[0] = 1e-30
+    tb[1] = 0.0
+    tinyd = tb[0]
+    zerod = tb[1]
     hh = np.empty(k)
     c = np.empty(k)
     d = np.empty(k)
     mu = np.zeros(k)
+    hd = np.empty(k, dt)
     free = np.ones(k, dtype=np.bool_)
     loss = 0.0
-    tiny = 1e-30
     for j in range(m):
         st = indptr[j]
         nq = indptr[j + 1] - st
         lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                                    sparsity, eps, d, mu, free)
         {LOAD_H}
+        {LOAD_HD}
         ind = indices[st:st + nq]
         dd = data[st:st + nq]
         for q in range(nq):
@@ -192,16 +199,17 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
             {GATHER}
             yb[q] = dd[q]
         for _ in range(int(update_h)):
-            {S_TUPLE} = _sp_h(buf, yb, nq, {HARGS}, tiny)
+            {S_TUPLE} = _sp_h(buf, yb, nq, {HARGS_D}, tinyd, zerod)
             {STORE_C64}
             solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
             for a in range(k):
                 H[j, a] = hh[a]
                 hh[a] = H[j, a]
+                hd[a] = hh[a]
             {LOAD_H2}
         {ADD_HSUM}
         if accumulate or eval_loss:
-            _sp_v(buf, vb, nq, {HARGS}, tiny)
+            _sp_v(buf, vb, nq, {HARGS_D}, tinyd)
             if accumulate:
                 _sp_ratio(yb, vb, rb, nq)
                 for q in range(nq):
@@ -211,8 +219,8 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
             if eval_loss:
                 for q in range(nq):
                     y = yb[q]
-                    if y > 0.0:
-                        loss += y * math.log(vb[q])
+                    if y > zerod:
+                        loss += float(y) * math.log(float(vb[q]))
     return loss
 
 
@@ -298,6 +306,7 @@ def render(k: int) -> str:
         "ACC_R": stmts("R{a}[i] += r * hb{a}", 8),
         "LOAD_H": stmts("h{a} = hh[{a}]", 8),
         "LOAD_H2": stmts("h{a} = hh[{a}]", 12),
+        "LOAD_HD": stmts("hd[{a}] = hh[{a}]", 8),
         "DECL_S64": stmts("s{a} = 0.0", 12),
         "LOAD_A": stmts("a{a} = A[i, {a}]", 16),
         "MODEL_A": " + ".join(f"a{a} * h{a}" for a in r),
@@ -308,6 +317,8 @@ def render(k: int) -> str:
         "ACC_R_SP": stmts("R[i, {a}] += r * h{a}", 20),
         "HARGS": ", ".join(f"h{a}" for a in r),
         "DECL_S64_4": stmts("s{a} = 0.0", 4),
+        "DECL_SZ_4": stmts("s{a} = zero", 4),
+        "HARGS_D": ", ".join(f"hd[{a}]" for a in r),
         "DECL_B": stmts("b{a} = buf[{a}]", 4),
         "MODEL_B": " + ".join(f"b{a}[q] * h{a}" for a in r),
         "ACC_S_B": stmts("s{a} += b{a}[q] * r", 8),

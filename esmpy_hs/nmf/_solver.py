@@ -147,9 +147,10 @@ class Engine:
                                 self._Rparts, self._Hparts, self._Lparts)
             R = self._Rparts.sum(axis=0).T
         else:
-            # the sparse loops are scalar gathers: float64 costs nothing extra here and
-            # avoids float32 <-> float64 conversions in the inner loops
-            A = np.ascontiguousarray(A64)
+            # the generated kernels gather each pixel's rows of A and do SIMD arithmetic in the
+            # working dtype; the generic kernels are scalar, where float64 avoids conversions
+            A = np.ascontiguousarray(A64, dtype=self.dtype if self._kern is not _kernels
+                                     else np.float64)
             run = self._kern.sparse_pass if self.parallel else self._kern.sparse_pass_serial
             run(d.indptr, d.indices, d.data, H, A, colsum, self._mu,
                                  self._lam_pix, self._fixH, has_mu, has_fix,
