@@ -10,16 +10,18 @@ output_dimension=3, ignore_elements=["Cu"])`` with the package defaults
 (:data:`esmpy_hs.demo.DEMO_SKLEARN_OPTIONS`) on the same counts. Phases are matched to the truth
 on spectra and maps together (Hungarian assignment), the same for both methods.
 
-The issue's targets are asserted as stated. Those that the current estimator defaults do not
-meet are marked ``xfail(strict=True)`` with the measured numbers: they turn into failures as
-soon as the estimator meets them, so the marker is then removed. The analysis (the default
+One test per case (so that ``pytest -n 2`` computes each decomposition once). The issue's
+targets are checked as stated; the targets that the current estimator defaults do not meet are
+listed in :data:`KNOWN_UNMET` with the measured numbers and reported as warnings. The list is
+strict both ways: a target missed that is not listed fails the test, and a listed target that
+is now met fails it too (remove it from the list). The analysis (the default
 objective prefers a solution with an expanded matrix spectrum to the truth) is in the closing
 note of issue 6 and in ``benchmarks/bench_accuracy.py``.
 """
 
 from __future__ import annotations
 
-import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -33,81 +35,79 @@ SEED = 0
 SIZE = 128
 
 
-@functools.cache
+#: (dose, variant, target) -> measured value with the package defaults (seed 0, 128 x 128).
+KNOWN_UNMET = {
+    ("high", "exact", "maps >= 0.95"): "map r = 0.78, 0.88, 0.93 (matrix spectrum at 29 deg)",
+    ("high", "exact", "composition <= 1.5 at.%"): "8.7 at.%",
+    ("low", "exact", "maps >= 0.7"): "map r = 0.18, 0.36, 0.36",
+    ("high", "mismatch", "maps >= 0.95"): "map r = 0.77, 0.88, 0.93",
+    ("high", "mismatch", "composition <= 1.5 at.%"): "8.7 at.%",
+    ("low", "mismatch", "maps >= 0.7"): "map r = 0.19, 0.36, 0.41",
+}
+
+
+def _targets(dose: str, cmp) -> dict[str, tuple[bool, str]]:
+    """The issue's targets for one case: name -> (met, measured value)."""
+    r = cmp.esmpy.map_correlation
+    shown = ", ".join(f"{x:.3f}" for x in r)
+    if dose == "high":
+        err = cmp.esmpy.overall_composition_error
+        return {
+            "maps >= 0.95": (bool(np.all(r >= 0.95)), f"map r = {shown}"),
+            "composition <= 1.5 at.%": (bool(err <= 1.5), f"{err:.2f} at.%"),
+        }
+    return {"maps >= 0.7": (bool(np.all(r >= 0.7)), f"map r = {shown}")}
+
+
 def _case(dose: str, variant: str):
     mismatch = Mismatch.realistic() if variant == "mismatch" else None
     s = paper_sample(dose, seed=SEED, size=SIZE, mismatch=mismatch)
     return compare_on_signal(s, 3, seed=SEED, run_sklearn=dose == "low")
 
 
-def _xfail(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"estimator defaults: {reason}")
-
-
-CASES = [("high", "exact"), ("low", "exact"), ("high", "mismatch"), ("low", "mismatch")]
-
-
-@pytest.mark.parametrize(("dose", "variant"), CASES)
-def test_dose_and_truth(dose, variant):
+@pytest.mark.parametrize(
+    ("dose", "variant"),
+    [("high", "exact"), ("low", "exact"), ("high", "mismatch"), ("low", "mismatch")],
+)
+def test_paper_sample_accuracy(dose, variant):
     cmp = _case(dose, variant)
+    rep = cmp.esmpy
+
+    # the data: requested dose per pixel; exact model or not
     counts = np.asarray(cmp.signal.data).sum(-1)
     assert counts.shape == (SIZE, SIZE)
     assert counts.mean() == pytest.approx(PAPER_DOSES[dose], rel=0.01)
     assert cmp.truth.exact is (variant == "exact")
-    # esmpy's abundances are on the simplex
+    # esmpy's abundances are on the simplex; every true phase is matched
     np.testing.assert_allclose(cmp.signal.learning_results.loadings.sum(axis=1), 1.0, atol=1e-4)
+    assert sorted(rep.matched_index) == [0, 1, 2]
 
+    if dose == "high":
+        # regression floor (not the issue's target): the phase whose spectrum is fixed by
+        # the elements it lacks (no Si, Ca, Al, Hf) is recovered with the defaults
+        i = rep.phase_names.index("pseudo-ferropericlase")
+        assert rep.spectral_angle[i] < 10.0
+        assert rep.map_correlation[i] > 0.85
+        assert rep.mean_abs_composition_error[i] < 2.5
+    else:
+        # the issue's target at low dose: better than scikit-learn KL-NMF, phase by phase
+        assert np.all(rep.map_correlation > cmp.sklearn.map_correlation), (
+            rep.map_correlation,
+            cmp.sklearn.map_correlation,
+        )
 
-@pytest.mark.parametrize(
-    "variant",
-    [
-        pytest.param("exact", marks=_xfail("map r = 0.78, 0.88, 0.93 (matrix spectrum 29°)")),
-        pytest.param("mismatch", marks=_xfail("map r = 0.77, 0.88, 0.93")),
-    ],
-)
-def test_high_dose_maps_correlate(variant):
-    r = _case("high", variant).esmpy.map_correlation
-    assert np.all(r >= 0.95), r
-
-
-@pytest.mark.parametrize(
-    "variant",
-    [
-        pytest.param("exact", marks=_xfail("mean |error| of major elements 8.7 at.%")),
-        pytest.param("mismatch", marks=_xfail("mean |error| of major elements 8.7 at.%")),
-    ],
-)
-def test_high_dose_compositions(variant):
-    err = _case("high", variant).esmpy.overall_composition_error
-    assert err <= 1.5, err
-
-
-@pytest.mark.parametrize("variant", ["exact", "mismatch"])
-def test_high_dose_ferropericlase_recovered(variant):
-    # The phase whose spectrum is fixed by the elements it lacks (no Si, Ca, Al, Hf) is found
-    # even with the defaults: a regression floor, not the issue's target.
-    rep = _case("high", variant).esmpy
-    i = rep.phase_names.index("pseudo-ferropericlase")
-    assert rep.spectral_angle[i] < 10.0
-    assert rep.map_correlation[i] > 0.85
-    assert rep.mean_abs_composition_error[i] < 2.5
-
-
-@pytest.mark.parametrize(
-    "variant",
-    [
-        pytest.param("exact", marks=_xfail("map r = 0.18, 0.36, 0.36")),
-        pytest.param("mismatch", marks=_xfail("map r = 0.19, 0.36, 0.41")),
-    ],
-)
-def test_low_dose_maps_correlate(variant):
-    r = _case("low", variant).esmpy.map_correlation
-    assert np.all(r >= 0.7), r
-
-
-@pytest.mark.parametrize("variant", ["exact", "mismatch"])
-def test_low_dose_better_than_sklearn(variant):
-    cmp = _case("low", variant)
-    esmpy_r = cmp.esmpy.map_correlation
-    sklearn_r = cmp.sklearn.map_correlation
-    assert np.all(esmpy_r > sklearn_r), (esmpy_r, sklearn_r)
+    missed, newly_met = [], []
+    for name, (met, value) in _targets(dose, cmp).items():
+        known = (dose, variant, name) in KNOWN_UNMET
+        if not met and not known:
+            missed.append(f"{name}: {value}")
+        elif met and known:
+            newly_met.append(f"{name}: {value}")
+        elif not met:
+            warnings.warn(
+                f"{dose} dose, {variant}: target {name} not met ({value})",
+                UserWarning,
+                stacklevel=1,
+            )
+    assert not missed, f"targets missed: {missed}"
+    assert not newly_met, f"targets now met, remove them from KNOWN_UNMET: {newly_met}"
