@@ -532,6 +532,11 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             if H is None:
                 H = Hr if W is Wr else np.full((p, k), 1.0 / k)
         H = self._project_H(H, pb)
+        W = np.array(W, dtype=np.float64)
+        # columns of G that vanish on every fitted channel carry no information: weight 0
+        dead = G.sum(axis=0) <= 0
+        free_w = np.ones(W.shape, dtype=bool) if pb.fixed_W is None else np.isnan(pb.fixed_W)
+        W[dead[:, None] & free_w] = 0.0
         W, H = self._project_W(W, H, pb)
         H = self._project_H(H, pb) if pb.simplex == "H" else H
         return W, np.ascontiguousarray(H, dtype=dtype)

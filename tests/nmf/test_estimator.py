@@ -210,6 +210,14 @@ def test_callback_can_stop(poisson_small):
     assert est.stop_reason_ == "callback" and est.n_iter_ == 4
 
 
+def test_zero_g_column_gets_zero_weight(poisson_small):
+    X, G, _, _ = poisson_small
+    G2 = np.concatenate([G, np.zeros((G.shape[0], 1))], axis=1)  # e.g. lines outside the axis
+    est = EsmpyNMF(3, G=G2, max_iter=30).fit(X)
+    np.testing.assert_array_equal(est.W_[-1], 0.0)
+    assert np.all(np.isfinite(est.W_))
+
+
 def test_zero_g_rows_and_zero_pixels():
     X, G, W, H = make_problem(ny=8, nx=8, n_channels=60, counts_per_pixel=80.0, poisson=True)
     G = G.copy()
