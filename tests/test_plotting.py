@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("exspy")
 pytest.importorskip("matplotlib")
 
+import _simulation as _sim  # noqa: E402
 import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -20,25 +21,6 @@ from esmpy_hs.plotting import (  # noqa: E402
 from esmpy_hs.quantification import get_phase_compositions  # noqa: E402
 from esmpy_hs.results import export_results  # noqa: E402
 
-
-def _simulator():
-    """The simulated-data helpers of tests/test_decompose.py (importlib import mode)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    name = "_esmpy_hs_tests_simulation"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_decompose.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_sim = _simulator()
 NY, NX = 12, 10
 
 

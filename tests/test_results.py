@@ -7,29 +7,12 @@ import pytest
 
 pytest.importorskip("exspy")
 
+import _simulation as _sim  # noqa: E402
+
 from esmpy_hs.decomposition import decompose  # noqa: E402
 from esmpy_hs.quantification import get_phase_compositions  # noqa: E402
 from esmpy_hs.results import EsmpyResults, export_results, get_state  # noqa: E402
 
-
-def _simulator():
-    """The simulated-data helpers of tests/test_decompose.py (importlib import mode)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    name = "_esmpy_hs_tests_simulation"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_decompose.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_sim = _simulator()
 NY, NX = 12, 10
 
 
