@@ -44,10 +44,10 @@ import scipy.sparse as sp
 from esmpy_hs.nmf import _kernels
 from esmpy_hs.nmf._codegen import specialised_kernels
 from esmpy_hs.nmf._data import CountData, prepare_counts
-from esmpy_hs.nmf._estimator import CHECK_EVERY
 from esmpy_hs.nmf._init import N_REFINE, bin_labels, fit_onto_g, random_init, select_spectra
 from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
-from esmpy_hs.nmf._solver import Engine, Problem, objective_parts, relative_change
+from esmpy_hs.nmf._schedule import run_schedule
+from esmpy_hs.nmf._solver import Engine, Problem, objective_parts
 
 __all__ = ["fit_dask", "plan_bands", "DaskFitInfo"]
 
@@ -719,7 +719,6 @@ def fit_dask(
 
 def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full, n_features,
          p, k, shape, dtype, t_obj, t_par, W_init, H_init, limit, notes, check_random_state):
-    from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
     chunks = ex.convert(Xr, bands, rows_keep,
@@ -787,18 +786,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     ex.release(chunks)
     del chunks
 
-    # ---- iterations (mirrors EsmpyNMF._iterate: the W/H change is tested every
-    # min(CHECK_EVERY, eval_every) iterations, the objective every eval_every iterations and
-    # right after a W/H test that passed, to confirm convergence)
-    m = int(est.eval_every)
-    check = min(CHECK_EVERY, m)
-    est.losses_, est.loss_iterations_ = [], []
-    est.stop_reason_ = "max_iter"
-    W_ref, it_ref = W.copy(), 0
-    F_prev, it_F = None, 0
-    want_obj, d_par = False, math.inf
-    it = 0
-    level = logging.INFO if est.verbose else logging.DEBUG
+    # ---- iterations, under the schedule EsmpyNMF uses (esmpy_hs.nmf._schedule)
     first = [None] * n_b
     last = [None] * n_b
     if smooth:
@@ -808,68 +796,42 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     base = {"smooth": smooth, "sparsity": float(pb.sparsity),
             "sparsity_eps": float(pb.sparsity_eps), "simplex": pb.simplex == "H",
             "update_h": int(getattr(est, "h_inner", 1)), "accumulate": True}
+    current = {"states": states, "first": first, "last": last}
+
+    def step(W, eval_loss, track):
+        states, first, last = current["states"], current["first"], current["last"]
+        above = [last[b - 1] if b > 0 else None for b in range(n_b)]
+        below = [first[b + 1] if b < n_b - 1 else None for b in range(n_b)]
+        new_states, outs = ex.step(states, G @ W, above, below,
+                                   dict(base, eval_loss=eval_loss, track=track))
+        if new_states is not states:
+            ex.release(states)
+        current["states"] = new_states
+        R = np.zeros_like(outs[0]["R"])
+        Hsum = np.zeros(k)
+        ll = 0.0
+        for o in outs:
+            R += o["R"]
+            Hsum += o["Hsum"]
+            ll += o["loglik"]
+        if smooth:
+            current["first"] = [o["first"] for o in outs]
+            current["last"] = [o["last"] for o in outs]
+        F = None
+        if eval_loss:
+            F = _objective(G, W, Hsum, ll, const, pb, outs, current["first"],
+                           current["last"])["total"]
+        h_change = None
+        if track:
+            dH = math.sqrt(sum(o["dH2"] for o in outs))
+            nH = math.sqrt(sum(o["H2"] for o in outs))
+            h_change = (0.0 if dH == 0.0 else math.inf) if nH == 0.0 else dH / nH
+        return _w_update(W, G, R, Hsum, pb), F, h_change, None
+
     t2 = time.perf_counter()
-    bar = tqdm(total=est.max_iter, desc="EsmpyNMF (chunked)", disable=not est.show_progressbar,
-               leave=False)
-    try:
-        while it < est.max_iter:
-            it += 1
-            obj_now = it % m == 0 or it == est.max_iter or want_obj
-            track = it % check == 0
-            GW = G @ W
-            above = [last[b - 1] if b > 0 else None for b in range(n_b)]
-            below = [first[b + 1] if b < n_b - 1 else None for b in range(n_b)]
-            new_states, outs = ex.step(states, GW, above, below,
-                                       dict(base, eval_loss=obj_now, track=track))
-            if new_states is not states:
-                ex.release(states)
-            states = new_states
-            R = np.zeros_like(outs[0]["R"])
-            Hsum = np.zeros(k)
-            ll = 0.0
-            for o in outs:
-                R += o["R"]
-                Hsum += o["Hsum"]
-                ll += o["loglik"]
-            if smooth:
-                first = [o["first"] for o in outs]
-                last = [o["last"] for o in outs]
-            F = None
-            if obj_now:
-                F = _objective(G, W, Hsum, ll, const, pb, outs, first, last)["total"]
-                est.losses_.append(F)
-                est.loss_iterations_.append(it)
-            W = _w_update(W, G, R, Hsum, pb)
-            bar.update(1)
-            if est.callback is not None:
-                if est.callback(it, W, None, F):
-                    est.stop_reason_ = "callback"
-                    break
-            if obj_now:
-                d_obj = (math.inf if F_prev is None
-                         else abs(F_prev - F) / max(abs(F), 1e-300) / (it - it_F))
-                logger.log(level, "iteration %d: objective %.10g, rel. change per iteration: "
-                           "objective %.3g, W/H %.3g", it, F, d_obj, d_par)
-                if est.show_progressbar:
-                    bar.set_postfix(loss=f"{F:.6g}", dWH=f"{d_par:.2g}")
-                if want_obj and d_obj < t_obj and d_par < t_par:
-                    est.stop_reason_ = "converged"
-                    break
-                want_obj = False
-                F_prev, it_F = F, it
-            if track:
-                dH = math.sqrt(sum(o["dH2"] for o in outs))
-                nH = math.sqrt(sum(o["H2"] for o in outs))
-                rel_H = (0.0 if dH == 0.0 else math.inf) if nH == 0.0 else dH / nH
-                d_par = max(relative_change(W, W_ref), rel_H) / (it - it_ref)
-                W_ref, it_ref = W.copy(), it
-                want_obj = d_par < t_par
-    except KeyboardInterrupt:
-        est.stop_reason_ = "interrupted"
-        warnings.warn(f"EsmpyNMF interrupted at iteration {it}: returning the current "
-                      "iterate", RuntimeWarning, stacklevel=3)
-    finally:
-        bar.close()
+    W = run_schedule(est, W, step, desc="EsmpyNMF (chunked)")
+    it = est.n_iter_
+    states = current["states"]
     iter_time = time.perf_counter() - t2
     # ---- objective at the returned factors, and the abundances
     final = dict(base, update_h=0, accumulate=False, eval_loss=True, track=False)
@@ -907,6 +869,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
         init_time=init_time, iter_time=iter_time,
         time_per_iteration=iter_time / max(it, 1),
         channel_sums=np.sum([s["channel_sums"] for s in stats], axis=0), notes=notes)
+    level = logging.INFO if est.verbose else logging.DEBUG
     logger.log(level, "EsmpyNMF (chunked, %d bands, %s) stopped (%s) after %d iterations in "
                "%.3g s, objective %.10g", n_b, est.dask_info_.executor, est.stop_reason_, it,
                est.fit_time_, est.objective_)

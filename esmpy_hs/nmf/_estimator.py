@@ -6,7 +6,6 @@ import logging
 import math
 import numbers
 import time
-import warnings
 from collections.abc import Callable
 
 import numba
@@ -25,14 +24,13 @@ from esmpy_hs.nmf._init import (
     select_spectra,
 )
 from esmpy_hs.nmf._laplacian import grid_degree
+from esmpy_hs.nmf._schedule import CHECK_EVERY, run_schedule  # noqa: F401 (re-export)
 from esmpy_hs.nmf._solver import Engine, Problem, relative_change
 
 logger = logging.getLogger(__name__)
 
 #: ``smoothness="auto"`` uses ``SMOOTHNESS_AUTO_SCALE * sqrt(mean counts per pixel)``.
 SMOOTHNESS_AUTO_SCALE = 3.0
-#: The relative change of W and H is tested every ``min(CHECK_EVERY, eval_every)`` iterations.
-CHECK_EVERY = 10
 #: Default tolerances: (relative objective change, relative W/H change), per iteration.
 DEFAULT_TOL = (1e-8, 1e-5)
 
@@ -127,7 +125,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         never increases the objective; 2-4 cut the number of iterations to convergence
         (about 2-3x fewer), for a small extra cost per iteration on the sparse path.
     verbose : bool, default=False
-        Log progress at INFO level (logger ``esmpy_hs.nmf._estimator``).
+        Log progress at INFO level (loggers under ``esmpy_hs.nmf``).
     show_progressbar : bool, default=False
         Show a tqdm progress bar.
     callback : callable, default=None
@@ -542,65 +540,24 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         return W, np.ascontiguousarray(H, dtype=dtype)
 
     def _iterate(self, data, G, pb, W, H, dtype):
-        from tqdm.auto import tqdm
-
-        t_obj, t_par = self._tolerances()
         eng = Engine(data, G, pb, dtype, self._n_chunks())
-        m = int(self.eval_every)
-        check = min(CHECK_EVERY, m)
-        self.losses_, self.loss_iterations_ = [], []
-        self.stop_reason_ = "max_iter"
-        W_ref, H_ref, it_ref = W.copy(), H.copy(), 0
-        F_prev, it_F = None, 0
-        want_obj, d_par = False, math.inf
-        it = 0
+        H_ref = [H.copy()]
+
+        def step(W, eval_loss, track):
+            R, Hsum, ll = eng.sweep(H, W, update_h=int(self.h_inner), accumulate=True,
+                                    eval_loss=eval_loss)
+            F = eng.objective_parts(W, H, Hsum, ll)["total"] if eval_loss else None
+            h_change = None
+            if track:
+                h_change = relative_change(H, H_ref[0])
+                H_ref[0] = H.copy()
+            return eng.w_update(W, R, Hsum), F, h_change, H.T
+
         level = logging.INFO if self.verbose else logging.DEBUG
         t0 = time.perf_counter()
-        bar = tqdm(total=self.max_iter, desc="EsmpyNMF", disable=not self.show_progressbar,
-                   leave=False)
-        try:
-            while it < self.max_iter:
-                it += 1
-                obj_now = it % m == 0 or it == self.max_iter or want_obj
-                R, Hsum, ll = eng.sweep(H, W, update_h=int(self.h_inner), accumulate=True,
-                                        eval_loss=obj_now)
-                F = None
-                if obj_now:
-                    F = eng.objective_parts(W, H, Hsum, ll)["total"]
-                    self.losses_.append(F)
-                    self.loss_iterations_.append(it)
-                W = eng.w_update(W, R, Hsum)
-                bar.update(1)
-                if self.callback is not None:
-                    if self.callback(it, W, H.T, F):
-                        self.stop_reason_ = "callback"
-                        break
-                if obj_now:
-                    d_obj = (math.inf if F_prev is None
-                             else abs(F_prev - F) / max(abs(F), 1e-300) / (it - it_F))
-                    logger.log(level, "iteration %d: objective %.10g, rel. change per "
-                               "iteration: objective %.3g, W/H %.3g", it, F, d_obj, d_par)
-                    if self.show_progressbar:
-                        bar.set_postfix(loss=f"{F:.6g}", dWH=f"{d_par:.2g}")
-                    if want_obj and d_obj < t_obj and d_par < t_par:
-                        self.stop_reason_ = "converged"
-                        break
-                    want_obj = False
-                    F_prev, it_F = F, it
-                if it % check == 0:
-                    d_par = (max(relative_change(W, W_ref), relative_change(H, H_ref))
-                             / (it - it_ref))
-                    W_ref, H_ref, it_ref = W.copy(), H.copy(), it
-                    # the objective (a log per non-zero count) is only needed to confirm
-                    want_obj = d_par < t_par
-        except KeyboardInterrupt:
-            self.stop_reason_ = "interrupted"
-            warnings.warn(f"EsmpyNMF interrupted at iteration {it}: returning the current "
-                          "iterate", RuntimeWarning, stacklevel=3)
-        finally:
-            bar.close()
+        W = run_schedule(self, W, step, desc="EsmpyNMF")
+        it = self.n_iter_
         self.fit_time_ = time.perf_counter() - t0
-        self.n_iter_ = it
         parts = eng.objective(W, H)
         self.objective_ = parts["total"]
         self.reconstruction_err_ = parts["kl"]

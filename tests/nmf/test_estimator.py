@@ -322,11 +322,13 @@ def test_negative_input_rejected(poisson_small):
 
 def test_progressbar_and_verbose(poisson_small, caplog):
     X, G, _, _ = poisson_small
-    with caplog.at_level("INFO", logger="esmpy_hs.nmf._estimator"):
+    with caplog.at_level("INFO", logger="esmpy_hs.nmf"):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             EsmpyNMF(3, G=G, max_iter=10, verbose=True, show_progressbar=True).fit(X)
-    assert any("stopped" in r.message for r in caplog.records)
+    assert any("stopped" in r.getMessage() for r in caplog.records)
+    # the schedule logs the objective at the last iteration (max_iter)
+    assert any(r.getMessage().startswith("iteration 10: objective") for r in caplog.records)
 
 
 def test_sparse_auto_follows_density():
