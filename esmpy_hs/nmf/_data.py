@@ -138,6 +138,13 @@ def _prepare_dense_input(X: np.ndarray, keep, dtype, sparse, density_threshold) 
         vmax = max(vmax, m_b)
         total += t_b
         ylogy += l_b
+    return _store(X, keep, p, n, row_nnz, integral, vmax, total, ylogy, dtype, sparse,
+                  density_threshold)
+
+
+def _store(X, keep, p, n, row_nnz, integral, vmax, total, ylogy, dtype, sparse,
+           density_threshold) -> CountData:
+    """Second pass of both input paths: choose the storage from the statistics and fill it."""
     nnz = int(row_nnz.sum())
     compact_int = integral and vmax <= np.iinfo(np.uint16).max
     vdtype = np.dtype(np.uint16) if compact_int else np.dtype(dtype)
@@ -216,28 +223,5 @@ def prepare_counts(
             vmax = max(vmax, float(vals.max()))
             total += float(vals.sum())
             ylogy += float(np.sum(vals * np.log(vals)))
-    nnz = int(row_nnz.sum())
-    compact_int = integral and vmax <= np.iinfo(np.uint16).max
-    vdtype = np.dtype(np.uint16) if compact_int else np.dtype(dtype)
-    density = nnz / max(p * n, 1)
-    use_sparse = density < density_threshold if sparse == "auto" else bool(sparse)
-    const = ylogy - total
-    if not use_sparse:
-        Y = np.empty((p, n), dtype=vdtype)
-        for r0 in range(0, p, _BLOCK_ROWS):
-            r1 = min(p, r0 + _BLOCK_ROWS)
-            Y[r0:r1] = _block(X, r0, r1, keep)
-        return CountData("dense", Y, None, None, None, p, n, nnz, total, const)
-    idtype = np.uint16 if n <= np.iinfo(np.uint16).max + 1 else np.int32
-    indptr = np.zeros(p + 1, dtype=np.int64)
-    np.cumsum(row_nnz, out=indptr[1:])
-    indices = np.empty(nnz, dtype=idtype)
-    data = np.empty(nnz, dtype=vdtype)
-    for r0 in range(0, p, _BLOCK_ROWS):
-        r1 = min(p, r0 + _BLOCK_ROWS)
-        xb = _block(X, r0, r1, keep)
-        rr, cc = np.nonzero(xb)
-        a, b = indptr[r0], indptr[r1]
-        indices[a:b] = cc
-        data[a:b] = xb[rr, cc]
-    return CountData("sparse", None, indptr, indices, data, p, n, nnz, total, const)
+    return _store(X, keep, p, n, row_nnz, integral, vmax, total, ylogy, dtype, sparse,
+                  density_threshold)
