@@ -44,10 +44,10 @@ import scipy.sparse as sp
 from esmpy_hs.nmf import _kernels
 from esmpy_hs.nmf._codegen import specialised_kernels
 from esmpy_hs.nmf._data import CountData, prepare_counts
-from esmpy_hs.nmf._init import N_REFINE, bin_labels, fit_onto_g, random_init, select_spectra
+from esmpy_hs.nmf._init import bin_labels, random_init
 from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
 from esmpy_hs.nmf._schedule import run_schedule
-from esmpy_hs.nmf._solver import Engine, Problem, objective_parts
+from esmpy_hs.nmf._solver import Problem, objective_parts
 
 __all__ = ["fit_dask", "plan_bands", "DaskFitInfo"]
 
@@ -902,7 +902,6 @@ def _objective(G, W, Hsum, ll, const, pb: Problem, outs, first, last) -> dict:
 
 def _auto_init(est, ex, chunks, offsets, G, pb: Problem, shape, dtype, p, total):
     """``init="auto"`` of :class:`EsmpyNMF` with the super-pixel sums computed per band."""
-    k = pb.k
     labels, nb = bin_labels(p, shape)
     parts = ex.gather(ex.map(_bin_band, chunks,
                              [labels[offsets[b] : offsets[b + 1]] for b in range(len(chunks))]))
@@ -911,20 +910,5 @@ def _auto_init(est, ex, chunks, offsets, G, pb: Problem, shape, dtype, p, total)
         if Yb is None:
             Yb = np.zeros((nb, sums.shape[1]))
         Yb[uniq] += sums
-    npix = np.bincount(labels, minlength=nb).astype(np.float64)
-    S = select_spectra(Yb, k)
-    mean_counts = total / max(p, 1)
-    W = fit_onto_g(S * max(mean_counts, 1e-12), G)
-    Ybm = Yb / np.maximum(npix, 1.0)[:, None]
-    datab = prepare_counts(Ybm, None, dtype, False, 0.0)
-    pbb = Problem(k=k, simplex=pb.simplex, w_rows=pb.w_rows, fixed_W=pb.fixed_W,
-                  sparsity=pb.sparsity, sparsity_eps=pb.sparsity_eps)
-    Hb = np.full((nb, k), 1.0 / k)
-    W, Hb = est._project_W(W, Hb, pbb)
-    Hb = np.ascontiguousarray(Hb, dtype=dtype)
-    eng = Engine(datab, G, pbb, dtype, est._n_chunks())
-    for _ in range(N_REFINE):
-        R, Hs, _ll = eng.sweep(Hb, W)
-        W = eng.w_update(W, R, Hs)
-    return W, Hb[labels].astype(np.float64)
+    return est._init_from_binned(Yb, labels, total, G, pb, dtype)
 

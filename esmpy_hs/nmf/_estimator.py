@@ -422,12 +422,24 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         return W, H
 
     def _auto_init(self, data: CountData, G: np.ndarray, pb: Problem, shape, dtype):
-        k = pb.k
         labels, nb = bin_labels(data.n_pixels, shape)
         Yb = bin_counts(data, labels, nb)
+        return self._init_from_binned(Yb, labels, data.total, G, pb, dtype)
+
+    def _init_from_binned(self, Yb, labels, total, G, pb: Problem, dtype):
+        """The "auto" start from counts summed into super-pixels.
+
+        ``Yb`` (n_bins x channels) holds the counts of the super-pixels, ``labels`` the
+        super-pixel of every pixel and ``total`` the counts of the whole data set. Near-pure
+        spectra are picked among the super-pixels, fitted onto G, refined by ``N_REFINE``
+        iterations on the binned data, and every pixel starts with its super-pixel's
+        abundances. Shared with the chunked driver, which bins its chunks itself.
+        """
+        k = pb.k
+        nb = Yb.shape[0]
         npix = np.bincount(labels, minlength=nb).astype(np.float64)
         S = select_spectra(Yb, k)
-        mean_counts = data.total / max(data.n_pixels, 1)
+        mean_counts = total / max(len(labels), 1)
         W = fit_onto_g(S * max(mean_counts, 1e-12), G)
         Ybm = Yb / np.maximum(npix, 1.0)[:, None]
         datab = prepare_counts(Ybm, None, dtype, False, 0.0)
