@@ -662,9 +662,11 @@ def decompose(
         Starting abundances, (k, n_pixels) or (k, *navigation shape in array order).
     **estimator_options
         Any :class:`~esmpy_hs.nmf.EsmpyNMF` option: ``max_iter``, ``tol``, ``random_state``,
-        ``init``, ``smoothness``, ``sparsity``, ``simplex``, ``fixed_W`` (array (n_G, k), NaN =
-        free, or ``{label: {phase: value}}``), ``fixed_H``, ``dtype``, ``n_threads``,
-        ``callback``, ...
+        ``init``, ``smoothness``, ``sparsity``, ``sparsity_exclude``, ``simplex``,
+        ``fixed_W`` (array (n_G, k), NaN = free, or ``{label: {phase: value}}``),
+        ``fixed_H``, ``dtype``, ``n_threads``, ``callback``, ... For particles embedded in
+        a matrix (never pure), ``sparsity=0.5, sparsity_exclude="matrix"`` keeps the matrix
+        spectrum from drifting outward (see :class:`~esmpy_hs.nmf.EsmpyNMF`).
 
     Returns
     -------

@@ -49,7 +49,7 @@ def chunk_step(
     mu: np.ndarray | None = None,
     lam: np.ndarray | None = None,
     fixed_H: np.ndarray | None = None,
-    sparsity: float = 0.0,
+    sparsity: float | np.ndarray = 0.0,
     sparsity_eps: float = 1e-2,
     simplex: bool = True,
     update_h: int = 1,
@@ -74,8 +74,10 @@ def chunk_step(
         Laplacian curvature of each pixel, ``smoothness * degree``.
     fixed_H : ndarray of shape (m, k), optional
         Pinned abundances of the chunk (NaN = free).
-    sparsity, sparsity_eps : float
-        Sparsity term as in :class:`~esmpy_hs.nmf.EsmpyNMF`.
+    sparsity : float or ndarray of shape (k,)
+        Strength of the sparsity term, for every phase or per phase.
+    sparsity_eps : float
+        Offset of the sparsity term, as in :class:`~esmpy_hs.nmf.EsmpyNMF`.
     simplex : bool
         Impose the per-pixel sum-to-one.
     update_h : int
@@ -105,6 +107,7 @@ def chunk_step(
     has_fix = fixed_H is not None
     fix = (np.ascontiguousarray(np.nan_to_num(np.asarray(fixed_H, dtype=np.float64), nan=-1.0))
            if has_fix else np.empty((0, k)))
+    spars = np.ascontiguousarray(np.broadcast_to(np.asarray(sparsity, dtype=np.float64), (k,)))
     Hsum = np.zeros(k)
     if sp.issparse(Y_chunk):
         Yc = sp.csr_matrix(Y_chunk)
@@ -112,7 +115,7 @@ def chunk_step(
         R = np.zeros((GW.shape[0], k))
         ll = _kernels.sparse_chunk(Yc.indptr.astype(np.int64), Yc.indices, Yc.data, H,
                                    np.ascontiguousarray(GW), colsum, mu, lam, fix,
-                                   has_mu, has_fix, float(sparsity), float(sparsity_eps),
+                                   has_mu, has_fix, spars, float(sparsity_eps),
                                    bool(simplex), int(update_h), accumulate, eval_loss, R, Hsum)
     else:
         Yc = np.ascontiguousarray(Y_chunk)
@@ -120,7 +123,7 @@ def chunk_step(
             Yc = Yc.astype(dtype)
         Rt = np.zeros((k, GW.shape[0]))
         ll = _kernels.dense_chunk(Yc, H, np.ascontiguousarray(GW.T, dtype=dtype), colsum, mu,
-                                  lam, fix, has_mu, has_fix, float(sparsity),
+                                  lam, fix, has_mu, has_fix, spars,
                                   float(sparsity_eps), bool(simplex), int(update_h), accumulate,
                                   eval_loss, Rt, Hsum)
         R = Rt.T

@@ -334,7 +334,7 @@ def _band_sweep(Y: CountData, H, GW, mu, lam, fixH, opts):
     if not has_fix:
         fixH = np.empty((0, k))
     Hsum = np.zeros(k)
-    args = (colsum, mu, lam, fixH, has_mu, has_fix, float(opts["sparsity"]),
+    args = (colsum, mu, lam, fixH, has_mu, has_fix, opts["sparsity"],
             float(opts["sparsity_eps"]), bool(opts["simplex"]), int(opts["update_h"]),
             bool(opts["accumulate"]), bool(opts["eval_loss"]))
     if Y.kind == "sparse":
@@ -366,8 +366,8 @@ def _step(st: _State, GW, halo_above, halo_below, opts: dict) -> dict:
         H64 = st.H.astype(np.float64)
         if ev and opts["smooth"]:
             out["lap"] = _interior_energy(st)
-        if ev and opts["sparsity"] != 0.0:
-            out["spa"] = float(np.sum(np.log(H64 + opts["sparsity_eps"])))
+        if ev and np.any(opts["sparsity"] != 0.0):
+            out["spa"] = float(np.log(H64 + opts["sparsity_eps"]).sum(axis=0) @ opts["sparsity"])
         if opts["track"]:  # change of H since the last check, then a new reference
             out["dH2"] = float(np.sum((H64 - st.H_ref) ** 2))
             out["H2"] = float(np.sum(H64 * H64))
@@ -793,7 +793,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
         edges = ex.gather(ex.map(_edges, states))
         first = [e[0] for e in edges]
         last = [e[1] for e in edges]
-    base = {"smooth": smooth, "sparsity": float(pb.sparsity),
+    base = {"smooth": smooth, "sparsity": pb.sparsity_weights(),
             "sparsity_eps": float(pb.sparsity_eps), "simplex": pb.simplex == "H",
             "update_h": int(getattr(est, "h_inner", 1)), "accumulate": True}
     current = {"states": states, "first": first, "last": last}
@@ -857,6 +857,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     est.components_ = (G_full @ W).T
     est.fit_channels_ = keep
     est.smoothness_ = pb.lam
+    est.sparsity_weights_ = pb.sparsity_weights()
     n_sparse = sum(s["kind"] == "sparse" for s in stats)
     est.sparse_path_ = n_sparse == len(stats)
     est.n_components_ = k
@@ -894,8 +895,8 @@ def _objective(G, W, Hsum, ll, const, pb: Problem, outs, first, last) -> dict:
             lap += 0.5 * float(np.sum(d * d))
         lap *= pb.lam
     spa = 0.0
-    if pb.sparsity != 0.0:
-        spa = pb.sparsity * sum(o["spa"] for o in outs)
+    if np.any(pb.sparsity_weights() != 0.0):
+        spa = sum(o["spa"] for o in outs)
     kl = parts["kl"]
     return {"kl": kl, "laplacian": lap, "sparsity": spa, "total": kl + lap + spa}
 

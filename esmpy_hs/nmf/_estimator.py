@@ -96,6 +96,13 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         Strength of ``sum log(H + sparsity_eps)`` (positive values favour sparse abundances).
     sparsity_eps : float, default=0.01
         Offset in the sparsity term.
+    sparsity_exclude : None, "matrix", int or sequence of int, default=None
+        Phases exempt from the sparsity term. ``"matrix"``: the phase with the largest mean
+        abundance at the start (an embedding matrix or a support film). With particles that
+        are never pure (a matrix above and below them), a sparsity term on every phase
+        rewards shrinking the particle spectra until their centres look pure; exempting the
+        matrix keeps the reward for pure matrix pixels (which stops the matrix spectrum from
+        drifting outward) without that shrinking force.
     simplex : {"H", "W"} or None, default="H"
         ``"H"``: each pixel's abundances sum to 1. ``"W"``: each column of W sums to 1 over
         the rows ``simplex_W_rows`` (H is then only non-negative). None: no sum constraint.
@@ -153,6 +160,8 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         ``"converged"``, ``"max_iter"``, ``"callback"`` or ``"interrupted"``.
     smoothness_ : float
         Laplacian strength used.
+    sparsity_weights_ : ndarray of shape (n_components,)
+        Strength of the sparsity term applied to each phase (0 for exempt phases).
     fit_channels_ : ndarray of int
         Channels used in the fit (rows of G that are not all zero).
     sparse_path_ : bool
@@ -184,6 +193,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         smoothness="auto",
         sparsity: float = 0.0,
         sparsity_eps: float = 1e-2,
+        sparsity_exclude=None,
         simplex: str | None = "H",
         simplex_W_rows=None,
         fixed_W=None,
@@ -208,6 +218,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         self.smoothness = smoothness
         self.sparsity = sparsity
         self.sparsity_eps = sparsity_eps
+        self.sparsity_exclude = sparsity_exclude
         self.simplex = simplex
         self.simplex_W_rows = simplex_W_rows
         self.fixed_W = fixed_W
@@ -281,6 +292,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             val = getattr(self, name)
             if not isinstance(val, numbers.Real) or not math.isfinite(val):
                 raise ValueError(f"{name}={val!r} must be a finite float")
+        self._sparsity_exclude_spec()
         if not isinstance(self.sparsity_eps, numbers.Real) or not self.sparsity_eps > 0:
             raise ValueError(f"sparsity_eps={self.sparsity_eps!r} must be > 0")
         if self.sparse not in ("auto", True, False):
@@ -291,6 +303,42 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
                              "integer")
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback={self.callback!r} must be callable or None")
+
+    def _sparsity_exclude_spec(self) -> str | tuple[int, ...] | None:
+        """``sparsity_exclude`` as None, "matrix" or a tuple of phase indices."""
+        ex = self.sparsity_exclude
+        if ex is None or (isinstance(ex, str) and ex == "matrix"):
+            return ex
+        if isinstance(ex, str):
+            raise ValueError(f"sparsity_exclude={ex!r} must be None, 'matrix' or phase "
+                             "indices")
+        items = (ex,) if isinstance(ex, numbers.Integral) else tuple(np.ravel(ex).tolist())
+        k = self.n_components
+        for a in items:
+            if (not isinstance(a, numbers.Integral) or isinstance(a, bool) or
+                    not 0 <= int(a) < int(k)):
+                raise ValueError(f"sparsity_exclude={ex!r}: phase indices must be integers "
+                                 f"in [0, n_components={k})")
+        return tuple(int(a) for a in items)
+
+    def _sparsity_phases(self, H: np.ndarray, k: int) -> np.ndarray | None:
+        """Per-phase weights (1 = sparsity applies, 0 = exempt) at the start abundances."""
+        spec = self._sparsity_exclude_spec()
+        if spec is None:
+            return None
+        w = np.ones(k)
+        if spec == "matrix":
+            w[int(np.argmax(np.asarray(H, dtype=np.float64).mean(axis=0)))] = 0.0
+        else:
+            w[list(spec)] = 0.0
+        return w
+
+    def _fitted_sparsity_phases(self) -> np.ndarray | None:
+        """The per-phase sparsity weights of the fit, relative to ``sparsity``."""
+        w = getattr(self, "sparsity_weights_", None)
+        if w is None or self.sparsity == 0:
+            return None
+        return np.asarray(w, dtype=np.float64) / float(self.sparsity)
 
     def _validated_G(self, n_features: int) -> np.ndarray:
         if self.G is None:
@@ -510,6 +558,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         self.components_ = (G_full @ W).T
         self.fit_channels_ = keep
         self.smoothness_ = pb.lam
+        self.sparsity_weights_ = pb.sparsity_weights()
         self.sparse_path_ = data.kind == "sparse"
         self.n_components_ = k
         return Hpk.copy()
@@ -549,6 +598,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         W[dead[:, None] & free_w] = 0.0
         W, H = self._project_W(W, H, pb)
         H = self._project_H(H, pb) if pb.simplex == "H" else H
+        pb.sparsity_phases = self._sparsity_phases(H, k)
         return W, np.ascontiguousarray(H, dtype=dtype)
 
     def _iterate(self, data, G, pb, W, H, dtype):
@@ -606,7 +656,8 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             data = self._prepare(X, keep_arg, dtype)
             k = self.n_components_
             pb = Problem(k=k, sparsity=float(self.sparsity),
-                         sparsity_eps=float(self.sparsity_eps), simplex=self.simplex)
+                         sparsity_eps=float(self.sparsity_eps), simplex=self.simplex,
+                         sparsity_phases=self._fitted_sparsity_phases())
             if self.simplex == "H":
                 H = np.full((data.n_pixels, k), 1.0 / k, dtype=dtype)
             else:

@@ -203,8 +203,8 @@ def _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity,
     for a in range(k):
         hh[a] = H[j, a]
         d[a] = colsum[a]
-        if sparsity != 0.0:
-            d[a] += sparsity / (hh[a] + eps)
+        if sparsity[a] != 0.0:
+            d[a] += sparsity[a] / (hh[a] + eps)
         free[a] = True
         if has_fix:
             f = Hfix[j, a]

@@ -11,7 +11,7 @@ import numpy as np
 
 from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
 from esmpy_hs.nmf._simplex import solve_entry_problem_np
-from esmpy_hs.nmf._solver import Problem, w_update
+from esmpy_hs.nmf._solver import Problem, sparsity_energy, w_update
 
 
 def _ratio(X: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -26,8 +26,9 @@ def h_step(X, G, W, H, problem: Problem, n_inner: int = 1) -> np.ndarray:
     """
     A = G @ W
     d = np.broadcast_to(A.sum(axis=0), H.shape).copy()
-    if problem.sparsity != 0.0:
-        d += problem.sparsity / (H + problem.sparsity_eps)
+    w = problem.sparsity_weights()
+    if np.any(w != 0.0):
+        d += w[None, :] / (H + problem.sparsity_eps)
     p = H.shape[0]
     if problem.smooth:
         mu = majoriser_targets(H, problem.shape_2d, problem.degree)
@@ -62,8 +63,7 @@ def objective(X, G, W, H, problem: Problem) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = float(np.sum(np.where(X > 0, X * np.log(X / np.maximum(V, 1e-30)), 0.0) - X + V))
     lap = problem.lam * laplacian_energy(H, problem.shape_2d) if problem.smooth else 0.0
-    spa = (problem.sparsity * float(np.sum(np.log(H + problem.sparsity_eps)))
-           if problem.sparsity != 0.0 else 0.0)
+    spa = sparsity_energy(H, problem)
     return {"kl": kl, "laplacian": lap, "sparsity": spa, "total": kl + lap + spa}
 
 

@@ -38,10 +38,18 @@ class Problem:
     w_rows: np.ndarray | None = None
     fixed_W: np.ndarray | None = None
     fixed_H: np.ndarray | None = None
+    sparsity_phases: np.ndarray | None = None
 
     @property
     def smooth(self) -> bool:
         return self.lam > 0.0 and self.shape_2d is not None
+
+    def sparsity_weights(self) -> np.ndarray:
+        """Strength of the sparsity term for each phase, float64 array (k,)."""
+        w = np.full(self.k, float(self.sparsity))
+        if self.sparsity_phases is not None:
+            w *= np.asarray(self.sparsity_phases, dtype=np.float64)
+        return w
 
     def h_targets(self) -> np.ndarray | None:
         if self.fixed_H is None:
@@ -142,7 +150,7 @@ class Engine:
             At = np.ascontiguousarray(A64.T, dtype=self.dtype)
             run = self._kern.dense_pass if self.parallel else self._kern.dense_pass_serial
             run(d.Y, H, At, colsum, self._mu, self._lam_pix, self._fixH,
-                                has_mu, has_fix, float(pb.sparsity), float(pb.sparsity_eps),
+                                has_mu, has_fix, pb.sparsity_weights(), float(pb.sparsity_eps),
                                 simplex, update_h, accumulate, eval_loss, self.bounds,
                                 self._Rparts, self._Hparts, self._Lparts)
             R = self._Rparts.sum(axis=0).T
@@ -154,7 +162,7 @@ class Engine:
             run = self._kern.sparse_pass if self.parallel else self._kern.sparse_pass_serial
             run(d.indptr, d.indices, d.data, H, A, colsum, self._mu,
                                  self._lam_pix, self._fixH, has_mu, has_fix,
-                                 float(pb.sparsity), float(pb.sparsity_eps), simplex, update_h,
+                                 pb.sparsity_weights(), float(pb.sparsity_eps), simplex, update_h,
                                  accumulate, eval_loss, self.bounds, self._Rparts,
                                  self._Hparts, self._Lparts)
             R = self._Rparts.sum(axis=0)
@@ -208,12 +216,17 @@ def objective_parts(G, W, H, Hsum, loglik, const, problem: Problem) -> dict:
     lap = 0.0
     if problem.smooth:
         lap = problem.lam * laplacian_energy(H, problem.shape_2d)
-    spa = 0.0
-    if problem.sparsity != 0.0:
-        spa = problem.sparsity * float(
-            np.sum(np.log(H.astype(np.float64) + problem.sparsity_eps)))
+    spa = sparsity_energy(H, problem)
     total = kl + lap + spa
     return {"kl": kl, "laplacian": lap, "sparsity": spa, "total": total}
+
+
+def sparsity_energy(H: np.ndarray, problem: Problem) -> float:
+    """``sum_a s_a sum_j log(H[j, a] + eps)`` with the per-phase strengths ``s_a``."""
+    w = problem.sparsity_weights()
+    if not np.any(w != 0.0) or H.shape[0] == 0:
+        return 0.0
+    return float(np.log(H.astype(np.float64) + problem.sparsity_eps).sum(axis=0) @ w)
 
 
 def relative_change(new: np.ndarray, old: np.ndarray) -> float:

@@ -105,6 +105,14 @@ def test_same_iterates_random_init_sparsity_and_fixed_H(problem):
     _assert_same_iterates(eager, lazy)
 
 
+def test_same_iterates_sparsity_exempting_the_matrix(problem):
+    X, G = problem
+    eager, lazy = _pair(X, G, sparsity=0.1, sparsity_exclude="matrix")
+    np.testing.assert_array_equal(lazy.sparsity_weights_, eager.sparsity_weights_)
+    assert sorted(eager.sparsity_weights_.tolist()) == [0.0, 0.1, 0.1]
+    _assert_same_iterates(eager, lazy)
+
+
 @pytest.mark.parametrize("sparse", [True, False])
 def test_dense_and_sparse_storage(problem, sparse):
     X, G = problem

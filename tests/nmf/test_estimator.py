@@ -38,6 +38,8 @@ OPTION_SETS = [
     dict(smoothness=2.0, fixed="W"),
     dict(smoothness=2.0, fixed="H"),
     dict(smoothness=3.0, sparsity=0.2, h_inner=3),
+    dict(smoothness=4.0, sparsity=0.5, sparsity_exclude="matrix"),
+    dict(smoothness=0.0, sparsity=0.4, sparsity_exclude=[0, 2]),
 ]
 
 
@@ -51,6 +53,7 @@ def _problem_of(est):
         w_rows=None if est.simplex_W_rows is None else np.asarray(est.simplex_W_rows),
         fixed_W=None if est.fixed_W is None else np.asarray(est.fixed_W, dtype=float),
         fixed_H=None if est.fixed_H is None else np.asarray(est.fixed_H, dtype=float).T.copy(),
+        sparsity_phases=est._fitted_sparsity_phases(),
     )
 
 
@@ -158,6 +161,45 @@ def test_dense_sparse_reference_agree(poisson_small, dtype):
         np.testing.assert_allclose(HT, Hr, atol=tol)
         np.testing.assert_allclose(est.W_, Wr, rtol=tol, atol=tol * Wr.max())
         assert HT.dtype == dtype
+
+
+def test_sparsity_exclude_weights_and_paths_agree(poisson_small):
+    X, G, _, _ = poisson_small
+    k, p = 3, X.shape[0]
+    W0, H0 = _start(G, k, p)
+    H0 = H0 * np.array([[0.2], [0.3], [1.5]])  # phase 2 dominates the start
+    H0 /= H0.sum(axis=0)
+    fits = {}
+    for sparse in (False, True):
+        est = EsmpyNMF(k, G=G, shape_2d=SHAPE, smoothness=2.0, sparsity=0.3,
+                       sparsity_exclude="matrix", max_iter=20, tol=0, sparse=sparse,
+                       dtype=np.float64)
+        fits[sparse] = est.fit_transform(X, W=W0, H=H0), est
+    est = fits[False][1]
+    np.testing.assert_array_equal(est.sparsity_weights_, [0.3, 0.3, 0.0])
+    assert est.objective_parts_["sparsity"] == pytest.approx(
+        0.3 * np.log(est.H_[:2].astype(float) + 0.01).sum(), rel=1e-9)
+    pb = _problem_of(est)
+    Wr, Hr, _ = ref.iterate(X, G, W0, H0.T, pb, 20)
+    for HT, e in fits.values():
+        np.testing.assert_allclose(HT, Hr, atol=1e-9)
+        np.testing.assert_allclose(e.W_, Wr, rtol=1e-9, atol=1e-9 * Wr.max())
+    # exempting a phase changes the fit (the weights reach the kernels)
+    plain = EsmpyNMF(k, G=G, shape_2d=SHAPE, smoothness=2.0, sparsity=0.3, max_iter=20,
+                     tol=0, dtype=np.float64).fit_transform(X, W=W0, H=H0)
+    assert np.abs(plain - fits[False][0]).max() > 1e-3
+    # explicit indices; transform uses the fitted weights
+    est1 = EsmpyNMF(k, G=G, sparsity=0.3, sparsity_exclude=1, max_iter=5, tol=0,
+                    dtype=np.float64).fit(X, W=W0, H=H0)
+    np.testing.assert_array_equal(est1.sparsity_weights_, [0.3, 0.0, 0.3])
+    np.testing.assert_allclose(est1.transform(X).sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["largest", 3, [0, -1], 1.5, [True]])
+def test_sparsity_exclude_invalid(poisson_small, bad):
+    X, G, _, _ = poisson_small
+    with pytest.raises(ValueError, match="sparsity_exclude"):
+        EsmpyNMF(3, G=G, sparsity=0.3, sparsity_exclude=bad, max_iter=2).fit(X)
 
 
 def test_float32_and_float64_agree(poisson_small):
