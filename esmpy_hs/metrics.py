@@ -633,7 +633,15 @@ def evaluation_report(
                 errors.append({})
                 continue
             est_comps.append(all_comps[j])
-            err = composition_error(true_comps[i], all_comps[j], exclude=exclude)
+            drop = set(exclude)
+            if sum(v for el, v in all_comps[j].items() if el not in drop) > 0:
+                err = composition_error(true_comps[i], all_comps[j], exclude=exclude)
+            else:
+                # a phase without any element content (e.g. bremsstrahlung only): every
+                # element of the truth is missing
+                t = {el: v for el, v in true_comps[i].items() if el not in drop}
+                total = sum(t.values())
+                err = {el: -100.0 * v / total for el, v in t.items()}
             errors.append(err)
             major = [
                 abs(v) for el, v in err.items() if 100 * true_comps[i].get(el, 0) > major_threshold

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from esmpy_hs.datasets import PAPER_DOSES, Mismatch, paper_sample
-from esmpy_hs.demo import compare_on_signal
+from esmpy_hs.demo import DEMO_ESMPY_OPTIONS, MATRIX_SPARSITY_OPTIONS, compare_on_signal
 
 pytestmark = pytest.mark.slow
 
@@ -111,3 +111,45 @@ def test_paper_sample_accuracy(dose, variant):
             )
     assert not missed, f"targets missed: {missed}"
     assert not newly_met, f"targets now met, remove them from KNOWN_UNMET: {newly_met}"
+
+
+#: Targets the documented matrix setting (:data:`esmpy_hs.demo.MATRIX_SPARSITY_OPTIONS`)
+#: does not meet at ~293 counts/pixel, with the measured values (seed 0, 128 x 128).
+KNOWN_UNMET_MATRIX_SETTING = {
+    ("exact", "composition <= 1.5 at.%"): "2.05 at.%",
+    ("mismatch", "composition <= 1.5 at.%"): "2.5 at.%",
+}
+
+
+@pytest.mark.parametrize("variant", ["exact", "mismatch"])
+def test_paper_sample_high_dose_matrix_setting(variant):
+    """High dose with sparsity on the particle phases only (the documented setting).
+
+    With the defaults the matrix spectrum drifts outward (29 deg, map r 0.78); exempting
+    the matrix from a sparsity term rewards its pure pixels and fixes it, which also fixes
+    the Ca-perovskite spectrum extrapolated from it.
+    """
+    mismatch = Mismatch.realistic() if variant == "mismatch" else None
+    s = paper_sample("high", seed=SEED, size=SIZE, mismatch=mismatch)
+    opts = {**DEMO_ESMPY_OPTIONS, **MATRIX_SPARSITY_OPTIONS}
+    cmp = compare_on_signal(s, 3, seed=SEED, esmpy_options=opts, run_sklearn=False)
+    rep = cmp.esmpy
+    np.testing.assert_allclose(cmp.signal.learning_results.loadings.sum(axis=1), 1.0, atol=1e-4)
+    # the issue's map target at this dose is met, phase by phase
+    assert np.all(rep.map_correlation >= 0.95), rep.map_correlation
+    i = rep.phase_names.index("pseudo-bridgmanite")
+    assert rep.spectral_angle[i] < (2.0 if variant == "exact" else 8.0)
+    # composition: far better than the defaults (8.7 at.%), not yet the issue's 1.5 at.%
+    err = rep.overall_composition_error
+    assert err < 3.0
+    met = err <= 1.5
+    known = (variant, "composition <= 1.5 at.%") in KNOWN_UNMET_MATRIX_SETTING
+    assert met != known, (
+        f"composition error {err:.2f} at.%: update KNOWN_UNMET_MATRIX_SETTING"
+    )
+    if not met:
+        warnings.warn(
+            f"high dose, {variant}, matrix setting: composition {err:.2f} at.% > 1.5",
+            UserWarning,
+            stacklevel=1,
+        )

@@ -191,3 +191,21 @@ def test_evaluation_report_without_W_and_errors():
         evaluation_report(None, truth, factors=(G @ W)[:10], loadings=truth["maps"])
     with pytest.raises(ValueError, match="factors and loadings"):
         evaluation_report(None, truth)
+
+
+def test_evaluation_report_phase_without_element_content():
+    """A fitted phase made of bremsstrahlung only: its elements all count as missing."""
+    G, W, labels, truth = _toy_truth()
+    W_est = W.copy()
+    W_est[:3, 1] = 0.0  # phase B keeps only its bremsstrahlung weight
+    rep = evaluation_report(
+        None,
+        truth,
+        factors=G @ W_est,
+        loadings=truth["maps"].reshape(2, -1).T,
+        W=W_est,
+        W_labels=labels,
+    )
+    assert max(abs(v) for v in rep.composition_error[0].values()) < 1e-9
+    assert rep.composition_error[1] == pytest.approx({"Si": -100 / 3, "O": -200 / 3})
+    assert rep.mean_abs_composition_error[1] == pytest.approx(50.0)

@@ -51,6 +51,7 @@ def chunk_step(
     fixed_H: np.ndarray | None = None,
     sparsity: float | np.ndarray = 0.0,
     sparsity_eps: float = 1e-2,
+    phase_params: np.ndarray | None = None,
     simplex: bool = True,
     update_h: int = 1,
     accumulate: bool = True,
@@ -76,6 +77,10 @@ def chunk_step(
         Pinned abundances of the chunk (NaN = free).
     sparsity : float or ndarray of shape (k,)
         Strength of the sparsity term, for every phase or per phase.
+    phase_params : ndarray of shape (2, k), optional
+        Per-phase sparsity offsets (row 0, default ``sparsity_eps``) and Laplacian weights
+        (row 1, default 1), as :meth:`esmpy_hs.nmf._solver.Problem.phase_params` gives them
+        for the count-weighted regularisers of :class:`~esmpy_hs.nmf.EsmpyNMF`.
     sparsity_eps : float
         Offset of the sparsity term, as in :class:`~esmpy_hs.nmf.EsmpyNMF`.
     simplex : bool
@@ -108,6 +113,14 @@ def chunk_step(
     fix = (np.ascontiguousarray(np.nan_to_num(np.asarray(fixed_H, dtype=np.float64), nan=-1.0))
            if has_fix else np.empty((0, k)))
     spars = np.ascontiguousarray(np.broadcast_to(np.asarray(sparsity, dtype=np.float64), (k,)))
+    if phase_params is None:
+        par = np.empty((2, k))
+        par[0] = float(sparsity_eps)
+        par[1] = 1.0
+    else:
+        par = np.ascontiguousarray(phase_params, dtype=np.float64)
+        if par.shape != (2, k):
+            raise ValueError(f"phase_params has shape {par.shape}, expected (2, k) = {(2, k)}")
     Hsum = np.zeros(k)
     if sp.issparse(Y_chunk):
         Yc = sp.csr_matrix(Y_chunk)
@@ -115,7 +128,7 @@ def chunk_step(
         R = np.zeros((GW.shape[0], k))
         ll = _kernels.sparse_chunk(Yc.indptr.astype(np.int64), Yc.indices, Yc.data, H,
                                    np.ascontiguousarray(GW), colsum, mu, lam, fix,
-                                   has_mu, has_fix, spars, float(sparsity_eps),
+                                   has_mu, has_fix, spars, par,
                                    bool(simplex), int(update_h), accumulate, eval_loss, R, Hsum)
     else:
         Yc = np.ascontiguousarray(Y_chunk)
@@ -124,7 +137,7 @@ def chunk_step(
         Rt = np.zeros((k, GW.shape[0]))
         ll = _kernels.dense_chunk(Yc, H, np.ascontiguousarray(GW.T, dtype=dtype), colsum, mu,
                                   lam, fix, has_mu, has_fix, spars,
-                                  float(sparsity_eps), bool(simplex), int(update_h), accumulate,
+                                  par, bool(simplex), int(update_h), accumulate,
                                   eval_loss, Rt, Hsum)
         R = Rt.T
     return ChunkResult(R=np.ascontiguousarray(R), Hsum=Hsum, loglik=float(ll))

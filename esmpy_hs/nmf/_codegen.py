@@ -80,7 +80,7 @@ def _dense_model(At, hbuf, vbuf, tiny):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps, simplex,
+def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, phase_par, simplex,
                 update_h, accumulate, eval_loss, R, Hsum):
     m, n = Y.shape
     k = {K}
@@ -98,18 +98,19 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
     c = np.empty(k)
     d = np.empty(k)
     mu = np.zeros(k)
+    lamv = np.zeros(k)
     free = np.ones(k, dtype=np.bool_)
     loss = 0.0
     nblk = 0
     for j in range(m):
         _load(Y, j, ybuf)
-        lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, eps, d, mu, free)
+        target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
+                                   sparsity, phase_par, d, mu, free, lamv)
         for a in range(k):
             hbuf[a] = hh[a]
         for _ in range(int(update_h)):
             _dense_h(ybuf, At, hbuf, c, hh, tiny, zero)
-            solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
+            solve_entry_problem(c, d, lamv, mu, free, target, simplex, hh)
             for a in range(k):
                 H[j, a] = hh[a]
                 hh[a] = H[j, a]
@@ -163,7 +164,7 @@ def _sp_ratio(yb, vb, rb, nq):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                 sparsity, eps, simplex, update_h, accumulate, eval_loss, R, Hsum):
+                 sparsity, phase_par, simplex, update_h, accumulate, eval_loss, R, Hsum):
     m = indptr.shape[0] - 1
     k = {K}
     nmax = A.shape[0]
@@ -182,14 +183,15 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
     c = np.empty(k)
     d = np.empty(k)
     mu = np.zeros(k)
+    lamv = np.zeros(k)
     hd = np.empty(k, dt)
     free = np.ones(k, dtype=np.bool_)
     loss = 0.0
     for j in range(m):
         st = indptr[j]
         nq = indptr[j + 1] - st
-        lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, eps, d, mu, free)
+        target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
+                                   sparsity, phase_par, d, mu, free, lamv)
         {LOAD_H}
         {LOAD_HD}
         ind = indices[st:st + nq]
@@ -201,7 +203,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
         for _ in range(int(update_h)):
             {S_TUPLE} = _sp_h(buf, yb, nq, {HARGS_D}, tinyd, zerod)
             {STORE_C64}
-            solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
+            solve_entry_problem(c, d, lamv, mu, free, target, simplex, hh)
             for a in range(k):
                 H[j, a] = hh[a]
                 hh[a] = H[j, a]
@@ -225,7 +227,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def dense_pass(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps, simplex,
+def dense_pass(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, phase_par, simplex,
                update_h, accumulate, eval_loss, bounds, Rparts, Hparts, Lparts):
     T = bounds.shape[0] - 1
     for t in prange(T):
@@ -235,12 +237,12 @@ def dense_pass(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, e
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = dense_chunk(Y[b0:b1], H[b0:b1], At, colsum, Mu_t, lam_t, fix_t, has_mu,
-                                has_fix, sparsity, eps, simplex, update_h, accumulate,
+                                has_fix, sparsity, phase_par, simplex, update_h, accumulate,
                                 eval_loss, Rparts[t], Hparts[t])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps,
+def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, phase_par,
                       simplex, update_h, accumulate, eval_loss, bounds, Rparts, Hparts, Lparts):
     T = bounds.shape[0] - 1
     for t in range(T):
@@ -250,13 +252,14 @@ def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, spar
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = dense_chunk(Y[b0:b1], H[b0:b1], At, colsum, Mu_t, lam_t, fix_t, has_mu,
-                                has_fix, sparsity, eps, simplex, update_h, accumulate,
+                                has_fix, sparsity, phase_par, simplex, update_h, accumulate,
                                 eval_loss, Rparts[t], Hparts[t])
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                sparsity, eps, simplex, update_h, accumulate, eval_loss, bounds, Rparts, Hparts,
+                sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds, Rparts,
+                Hparts,
                 Lparts):
     T = bounds.shape[0] - 1
     for t in prange(T):
@@ -266,13 +269,14 @@ def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, 
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = sparse_chunk(indptr[b0:b1 + 1], indices, data, H[b0:b1], A, colsum, Mu_t,
-                                 lam_t, fix_t, has_mu, has_fix, sparsity, eps, simplex,
+                                 lam_t, fix_t, has_mu, has_fix, sparsity, phase_par, simplex,
                                  update_h, accumulate, eval_loss, Rparts[t], Hparts[t])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sparse_pass_serial(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                       sparsity, eps, simplex, update_h, accumulate, eval_loss, bounds, Rparts,
+                       sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds,
+                       Rparts,
                        Hparts, Lparts):
     T = bounds.shape[0] - 1
     for t in range(T):
@@ -282,7 +286,7 @@ def sparse_pass_serial(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, h
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = sparse_chunk(indptr[b0:b1 + 1], indices, data, H[b0:b1], A, colsum, Mu_t,
-                                 lam_t, fix_t, has_mu, has_fix, sparsity, eps, simplex,
+                                 lam_t, fix_t, has_mu, has_fix, sparsity, phase_par, simplex,
                                  update_h, accumulate, eval_loss, Rparts[t], Hparts[t])
 '''
 

@@ -45,9 +45,9 @@ from esmpy_hs.nmf import _kernels
 from esmpy_hs.nmf._codegen import specialised_kernels
 from esmpy_hs.nmf._data import CountData, prepare_counts
 from esmpy_hs.nmf._init import bin_labels, random_init
-from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
+from esmpy_hs.nmf._laplacian import laplacian_energy_per_phase, majoriser_targets
 from esmpy_hs.nmf._schedule import run_schedule
-from esmpy_hs.nmf._solver import Problem, objective_parts
+from esmpy_hs.nmf._solver import Problem, counts_regularised, objective_parts
 
 __all__ = ["fit_dask", "plan_bands", "DaskFitInfo"]
 
@@ -305,9 +305,10 @@ def _edges(st: _State):
     return st.H[:c].copy(), st.H[-c:].copy()
 
 
-def _interior_energy(st: _State) -> float:
+def _interior_energy(st: _State) -> np.ndarray:
+    """Laplacian energy of the band's interior edges, per phase."""
     c = st.grid_cols
-    return laplacian_energy(st.H, (st.H.shape[0] // c, c))
+    return laplacian_energy_per_phase(st.H, (st.H.shape[0] // c, c))
 
 
 def _kernels_for(k: int):
@@ -335,7 +336,7 @@ def _band_sweep(Y: CountData, H, GW, mu, lam, fixH, opts):
         fixH = np.empty((0, k))
     Hsum = np.zeros(k)
     args = (colsum, mu, lam, fixH, has_mu, has_fix, opts["sparsity"],
-            float(opts["sparsity_eps"]), bool(opts["simplex"]), int(opts["update_h"]),
+            opts["phase_par"], bool(opts["simplex"]), int(opts["update_h"]),
             bool(opts["accumulate"]), bool(opts["eval_loss"]))
     if Y.kind == "sparse":
         R = np.zeros((Y.n_channels, k))
@@ -362,12 +363,17 @@ def _step(st: _State, GW, halo_above, halo_below, opts: dict) -> dict:
     ev = opts["eval_loss"]
     R, Hsum, ll = _band_sweep(st.Y, st.H, GW, mu, lam, st.fixed_H, opts)
     out = {"R": R, "Hsum": Hsum, "loglik": ll}
-    if ev or opts["track"]:
+    reg = opts["w_reg"]
+    if ev or opts["track"] or reg:
         H64 = st.H.astype(np.float64)
-        if ev and opts["smooth"]:
+        beta = opts["beta"]
+        if (ev or reg) and opts["smooth"]:
             out["lap"] = _interior_energy(st)
+        if reg:
+            out["spa_S"] = (H64 / (H64 * beta[None, :] + opts["sparsity_eps"])).sum(axis=0)
         if ev and np.any(opts["sparsity"] != 0.0):
-            out["spa"] = float(np.log(H64 + opts["sparsity_eps"]).sum(axis=0) @ opts["sparsity"])
+            out["spa"] = float(np.log(H64 * beta[None, :] + opts["sparsity_eps"]).sum(axis=0)
+                               @ opts["sparsity"])
         if opts["track"]:  # change of H since the last check, then a new reference
             out["dH2"] = float(np.sum((H64 - st.H_ref) ** 2))
             out["H2"] = float(np.sum(H64 * H64))
@@ -795,15 +801,22 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
         last = [e[1] for e in edges]
     base = {"smooth": smooth, "sparsity": pb.sparsity_weights(),
             "sparsity_eps": float(pb.sparsity_eps), "simplex": pb.simplex == "H",
-            "update_h": int(getattr(est, "h_inner", 1)), "accumulate": True}
+            "update_h": int(getattr(est, "h_inner", 1)), "accumulate": True,
+            "w_reg": counts_regularised(pb)}
+    w_reg = base["w_reg"]
     current = {"states": states, "first": first, "last": last}
 
     def step(W, eval_loss, track):
         states, first, last = current["states"], current["first"], current["last"]
         above = [last[b - 1] if b > 0 else None for b in range(n_b)]
         below = [first[b + 1] if b < n_b - 1 else None for b in range(n_b)]
-        new_states, outs = ex.step(states, G @ W, above, below,
-                                   dict(base, eval_loss=eval_loss, track=track))
+        GW = G @ W
+        colsum = GW.sum(axis=0)
+        beta = pb.phase_beta(colsum)
+        new_states, outs = ex.step(states, GW, above, below,
+                                   dict(base, eval_loss=eval_loss, track=track,
+                                        phase_par=pb.phase_params(colsum),
+                                        beta=np.ones(k) if beta is None else beta))
         if new_states is not states:
             ex.release(states)
         current["states"] = new_states
@@ -826,7 +839,12 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
             dH = math.sqrt(sum(o["dH2"] for o in outs))
             nH = math.sqrt(sum(o["H2"] for o in outs))
             h_change = (0.0 if dH == 0.0 else math.inf) if nH == 0.0 else dH / nH
-        return _w_update(W, G, R, Hsum, pb), F, h_change, None
+        reg = None
+        if w_reg:
+            E = (_phase_energies(outs, current["first"], current["last"], k) if smooth
+                 else np.zeros(k))
+            reg = (E, sum(o["spa_S"] for o in outs))
+        return _w_update(W, G, R, Hsum, pb, reg), F, h_change, None
 
     t2 = time.perf_counter()
     W = run_schedule(est, W, step, desc="EsmpyNMF (chunked)")
@@ -834,7 +852,11 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     states = current["states"]
     iter_time = time.perf_counter() - t2
     # ---- objective at the returned factors, and the abundances
-    final = dict(base, update_h=0, accumulate=False, eval_loss=True, track=False)
+    colsum = (G @ W).sum(axis=0)
+    beta = pb.phase_beta(colsum)
+    final = dict(base, update_h=0, accumulate=False, eval_loss=True, track=False,
+                 w_reg=False, phase_par=pb.phase_params(colsum),
+                 beta=np.ones(k) if beta is None else beta)
     states, outs = ex.step(states, G @ W, [None] * n_b, [None] * n_b, final)
     Hsum = np.sum([o["Hsum"] for o in outs], axis=0)
     ll = float(sum(o["loglik"] for o in outs))
@@ -877,10 +899,21 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     return est
 
 
-def _w_update(W, G, R, Hsum, pb: Problem) -> np.ndarray:
+def _w_update(W, G, R, Hsum, pb: Problem, reg=None) -> np.ndarray:
     from esmpy_hs.nmf._solver import w_update
 
-    return w_update(W, G, G.sum(axis=0), R, Hsum, pb)
+    return w_update(W, G, G.sum(axis=0), R, Hsum, pb, reg)
+
+
+def _phase_energies(outs, first, last, k: int) -> np.ndarray:
+    """Per-phase Laplacian energy of the whole grid from the band partials and borders."""
+    E = np.zeros(k)
+    for o in outs:
+        E += o["lap"]
+    for b in range(len(outs) - 1):
+        d = last[b].astype(np.float64) - first[b + 1]
+        E += 0.5 * (d * d).sum(axis=0)
+    return E
 
 
 def _objective(G, W, Hsum, ll, const, pb: Problem, outs, first, last) -> dict:
@@ -889,11 +922,9 @@ def _objective(G, W, Hsum, ll, const, pb: Problem, outs, first, last) -> dict:
                             Problem(k=pb.k, simplex=pb.simplex))
     lap = 0.0
     if pb.smooth:
-        lap = sum(o["lap"] for o in outs)
-        for b in range(len(outs) - 1):
-            d = last[b].astype(np.float64) - first[b + 1]
-            lap += 0.5 * float(np.sum(d * d))
-        lap *= pb.lam
+        beta = pb.phase_beta((G @ W).sum(axis=0))
+        wts = np.ones(pb.k) if beta is None else beta * beta
+        lap = pb.lam * float(_phase_energies(outs, first, last, pb.k) @ wts)
     spa = 0.0
     if np.any(pb.sparsity_weights() != 0.0):
         spa = sum(o["spa"] for o in outs)

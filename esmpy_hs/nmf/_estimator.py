@@ -58,9 +58,12 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
 
     with ``Y = X.T`` (channels x pixels), W >= 0, H >= 0 and, by default, every pixel's
     abundances summing to one exactly (per-pixel Lagrange multiplier solved by monotone Newton
-    steps). ``L`` is the 4-neighbour graph Laplacian of the pixel grid ``shape_2d``. Each
-    iteration is one fused pass over the counts (numba), dense (uint16/float32) or over the
-    non-zeros only (CSR) below ``density_threshold``.
+    steps). With ``regularize_counts`` (the default) both regularisers see each phase's
+    abundance times ``beta_a``, the phase's total counts over the mean counts per pixel
+    (``beta_a**2`` weights its Laplacian term, ``log(beta_a H + sparsity_eps)``). ``L`` is
+    the 4-neighbour graph Laplacian of the pixel grid ``shape_2d``. Each iteration is one
+    fused pass over the counts (numba), dense (uint16/float32) or over the non-zeros only
+    (CSR) below ``density_threshold``.
 
     Parameters
     ----------
@@ -103,6 +106,13 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         rewards shrinking the particle spectra until their centres look pure; exempting the
         matrix keeps the reward for pure matrix pixels (which stops the matrix spectrum from
         drifting outward) without that shrinking force.
+    regularize_counts : bool, default=True
+        Apply the smoothness and sparsity terms to the counts each phase contributes
+        (abundance times the phase's total counts, relative to the mean counts per pixel)
+        instead of to the bare abundances. Penalties on bare abundances can be lowered by
+        making one phase's spectrum very bright and its abundances tiny, a degenerate
+        solution that low-dose data do not prevent; on counts they cannot. Ignored with
+        ``simplex="W"`` (the scale is then fixed by W) or a negative ``sparsity``.
     simplex : {"H", "W"} or None, default="H"
         ``"H"``: each pixel's abundances sum to 1. ``"W"``: each column of W sums to 1 over
         the rows ``simplex_W_rows`` (H is then only non-negative). None: no sum constraint.
@@ -160,6 +170,9 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         ``"converged"``, ``"max_iter"``, ``"callback"`` or ``"interrupted"``.
     smoothness_ : float
         Laplacian strength used.
+    count_scale_ : float or None
+        Mean counts per pixel that the count-weighted regularisers are relative to (None
+        when ``regularize_counts`` does not apply).
     sparsity_weights_ : ndarray of shape (n_components,)
         Strength of the sparsity term applied to each phase (0 for exempt phases).
     fit_channels_ : ndarray of int
@@ -194,6 +207,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         sparsity: float = 0.0,
         sparsity_eps: float = 1e-2,
         sparsity_exclude=None,
+        regularize_counts: bool = True,
         simplex: str | None = "H",
         simplex_W_rows=None,
         fixed_W=None,
@@ -219,6 +233,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         self.sparsity = sparsity
         self.sparsity_eps = sparsity_eps
         self.sparsity_exclude = sparsity_exclude
+        self.regularize_counts = regularize_counts
         self.simplex = simplex
         self.simplex_W_rows = simplex_W_rows
         self.fixed_W = fixed_W
@@ -293,6 +308,9 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             if not isinstance(val, numbers.Real) or not math.isfinite(val):
                 raise ValueError(f"{name}={val!r} must be a finite float")
         self._sparsity_exclude_spec()
+        if not isinstance(self.regularize_counts, (bool, np.bool_)):
+            raise ValueError(f"regularize_counts={self.regularize_counts!r} must be True or "
+                             "False")
         if not isinstance(self.sparsity_eps, numbers.Real) or not self.sparsity_eps > 0:
             raise ValueError(f"sparsity_eps={self.sparsity_eps!r} must be > 0")
         if self.sparse not in ("auto", True, False):
@@ -403,7 +421,11 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
                 if self.simplex == "H" and np.any(np.nansum(fixed_H, axis=1) > 1 + 1e-9):
                     raise ValueError("fixed_H pins abundances summing to more than 1 in some "
                                      "pixels, which contradicts simplex='H'")
-        pb = Problem(k=k, lam=lam, shape_2d=shape,
+        count_scale = None
+        if (self.regularize_counts and self.simplex != "W" and float(self.sparsity) >= 0
+                and data.total > 0):
+            count_scale = float(data.total) / max(p, 1)
+        pb = Problem(k=k, lam=lam, shape_2d=shape, count_scale=count_scale,
                      degree=grid_degree(shape) if shape is not None else None,
                      sparsity=float(self.sparsity), sparsity_eps=float(self.sparsity_eps),
                      simplex=self.simplex, w_rows=w_rows, fixed_W=fixed_W, fixed_H=fixed_H)
@@ -559,6 +581,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         self.fit_channels_ = keep
         self.smoothness_ = pb.lam
         self.sparsity_weights_ = pb.sparsity_weights()
+        self.count_scale_ = pb.count_scale
         self.sparse_path_ = data.kind == "sparse"
         self.n_components_ = k
         return Hpk.copy()
@@ -613,7 +636,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             if track:
                 h_change = relative_change(H, H_ref[0])
                 H_ref[0] = H.copy()
-            return eng.w_update(W, R, Hsum), F, h_change, H.T
+            return eng.w_update(W, R, Hsum, H), F, h_change, H.T
 
         level = logging.INFO if self.verbose else logging.DEBUG
         t0 = time.perf_counter()
@@ -657,7 +680,8 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             k = self.n_components_
             pb = Problem(k=k, sparsity=float(self.sparsity),
                          sparsity_eps=float(self.sparsity_eps), simplex=self.simplex,
-                         sparsity_phases=self._fitted_sparsity_phases())
+                         sparsity_phases=self._fitted_sparsity_phases(),
+                         count_scale=getattr(self, "count_scale_", None))
             if self.simplex == "H":
                 H = np.full((data.n_pixels, k), 1.0 / k, dtype=dtype)
             else:

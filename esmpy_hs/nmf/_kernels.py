@@ -64,10 +64,10 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
     Parameters
     ----------
     c, d, mu : 1-D float64 arrays of length k
-        Jensen coefficients, linear coefficients and Laplacian targets (``mu`` is ignored
-        when ``lam == 0``).
-    lam : float
-        Laplacian curvature of this pixel (``lambda * degree``).
+        Jensen coefficients, linear coefficients and Laplacian targets (``mu[a]`` is ignored
+        when ``lam[a] == 0``).
+    lam : 1-D float64 array of length k
+        Laplacian curvature of each entry (``lambda * degree * phase weight``).
     free : 1-D bool array
         Entries that are updated; the others keep their value in ``h``.
     target : float
@@ -81,15 +81,18 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
     if not simplex:
         for a in range(k):
             if free[a]:
-                b = d[a] - 2.0 * lam * mu[a]
-                if lam == 0.0 and b <= 0.0:
+                b = d[a] - 2.0 * lam[a] * mu[a]
+                if lam[a] == 0.0 and b <= 0.0:
                     continue  # degenerate (no counts and no linear term): keep h
-                h[a] = _root(c[a], b, lam)
+                h[a] = _root(c[a], b, lam[a])
         return
     nfree = 0
+    curved = False
     for a in range(k):
         if free[a]:
             nfree += 1
+            if lam[a] != 0.0:
+                curved = True
     if nfree == 0:
         return
     if target <= 0.0:
@@ -97,7 +100,7 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
             if free[a]:
                 h[a] = 0.0
         return
-    if lam == 0.0:
+    if not curved:
         _simplex_linear(c, d, free, target, h)
         return
     # starting multiplier: left of the root (one entry alone reaches the target)
@@ -105,7 +108,7 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
     first = True
     for a in range(k):
         if free[a]:
-            cand = c[a] / target - d[a] - 2.0 * lam * (target - mu[a])
+            cand = c[a] / target - d[a] - 2.0 * lam[a] * (target - mu[a])
             if first or cand > nu:
                 nu = cand
                 first = False
@@ -114,12 +117,12 @@ def solve_entry_problem(c, d, lam, mu, free, target, simplex, h):
         fp = 0.0
         for a in range(k):
             if free[a]:
-                b = d[a] + nu - 2.0 * lam * mu[a]
-                ha = _root(c[a], b, lam)
+                b = d[a] + nu - 2.0 * lam[a] * mu[a]
+                ha = _root(c[a], b, lam[a])
                 h[a] = ha
                 f += ha
                 if ha > 0.0:
-                    s = math.sqrt(b * b + 8.0 * lam * c[a])
+                    s = math.sqrt(b * b + 8.0 * lam[a] * c[a])
                     fp -= ha / s
         if f <= NEWTON_RTOL * target or fp == 0.0:
             break
@@ -195,28 +198,33 @@ def _simplex_linear(c, d, free, target, h):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps, d, mu,
-                 free):
-    """Fill ``hh``, ``d``, ``mu``, ``free`` for pixel ``j``; return ``(lam, target)``."""
+def _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, phase_par, d,
+                 mu, free, lamv):
+    """Fill ``hh``, ``d``, ``mu``, ``free`` and ``lamv`` for pixel ``j``; return the target.
+
+    ``phase_par`` (2, k) holds, per phase, the offset of the sparsity term (row 0) and the
+    weight of the Laplacian curvature (row 1); ``lamv[a] = lam_pix[j] * phase_par[1, a]``.
+    """
     k = hh.shape[0]
     target = 1.0
     for a in range(k):
         hh[a] = H[j, a]
         d[a] = colsum[a]
         if sparsity[a] != 0.0:
-            d[a] += sparsity[a] / (hh[a] + eps)
+            d[a] += sparsity[a] / (hh[a] + phase_par[0, a])
         free[a] = True
         if has_fix:
             f = Hfix[j, a]
             if f >= 0.0:
                 free[a] = False
                 target -= f
-    lam = 0.0
+        lamv[a] = 0.0
     if has_mu:
         lam = lam_pix[j]
         for a in range(k):
             mu[a] = Mu[j, a]
-    return lam, target
+            lamv[a] = lam * phase_par[1, a]
+    return target
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -287,7 +295,7 @@ def _loglik(ybuf, vbuf, tiny, zero):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps, simplex,
+def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, phase_par, simplex,
                 update_h, accumulate, eval_loss, R, Hsum):
     """One fused pass over a chunk of dense pixel spectra.
 
@@ -338,20 +346,21 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
     c = np.empty(k)
     d = np.empty(k)
     mu = np.zeros(k)
+    lamv = np.zeros(k)
     free = np.ones(k, dtype=np.bool_)
     loss = 0.0
     nblk = 0
     for j in range(m):
         _load(Y, j, ybuf)
-        lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, eps, d, mu, free)
+        target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
+                                   sparsity, phase_par, d, mu, free, lamv)
         for a in range(k):
             hbuf[a] = hh[a]
         for _ in range(int(update_h)):
             _model(At, hbuf, vbuf)
             _ratio(ybuf, vbuf, rbuf, tiny)
             _backproject(At, rbuf, hh, c, zero)
-            solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
+            solve_entry_problem(c, d, lamv, mu, free, target, simplex, hh)
             for a in range(k):
                 H[j, a] = hh[a]
                 hh[a] = H[j, a]
@@ -376,7 +385,7 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                 sparsity, eps, simplex, update_h, accumulate, eval_loss, R, Hsum):
+                 sparsity, phase_par, simplex, update_h, accumulate, eval_loss, R, Hsum):
     """One fused pass over a chunk of pixels stored as CSR (rows = pixels).
 
     ``indptr`` has ``m + 1`` entries pointing into ``indices``/``data`` (which may be the
@@ -390,6 +399,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
     c = np.empty(k)
     d = np.empty(k)
     mu = np.zeros(k)
+    lamv = np.zeros(k)
     sacc = np.empty(k)
     free = np.ones(k, dtype=np.bool_)
     loss = 0.0
@@ -397,8 +407,8 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
     for j in range(m):
         start = indptr[j]
         end = indptr[j + 1]
-        lam, target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, eps, d, mu, free)
+        target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
+                                   sparsity, phase_par, d, mu, free, lamv)
         for _ in range(int(update_h)):
             for a in range(k):
                 sacc[a] = 0.0
@@ -415,7 +425,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
                     sacc[a] += A[i, a] * r
             for a in range(k):
                 c[a] = hh[a] * sacc[a]
-            solve_entry_problem(c, d, lam, mu, free, target, simplex, hh)
+            solve_entry_problem(c, d, lamv, mu, free, target, simplex, hh)
             for a in range(k):
                 H[j, a] = hh[a]
                 hh[a] = H[j, a]
@@ -440,7 +450,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def dense_pass(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps, simplex,
+def dense_pass(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, phase_par, simplex,
                update_h, accumulate, eval_loss, bounds, Rparts, Hparts, Lparts):
     """Run :func:`dense_chunk` over the pixel ranges ``bounds`` in parallel.
 
@@ -455,13 +465,14 @@ def dense_pass(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, e
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = dense_chunk(Y[b0:b1], H[b0:b1], At, colsum, Mu_t, lam_t, fix_t, has_mu,
-                                has_fix, sparsity, eps, simplex, update_h, accumulate,
+                                has_fix, sparsity, phase_par, simplex, update_h, accumulate,
                                 eval_loss, Rparts[t], Hparts[t])
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                sparsity, eps, simplex, update_h, accumulate, eval_loss, bounds, Rparts, Hparts,
+                sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds, Rparts,
+                Hparts,
                 Lparts):
     """Run :func:`sparse_chunk` over the pixel ranges ``bounds`` in parallel.
 
@@ -475,12 +486,13 @@ def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, 
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = sparse_chunk(indptr[b0:b1 + 1], indices, data, H[b0:b1], A, colsum, Mu_t,
-                                 lam_t, fix_t, has_mu, has_fix, sparsity, eps, simplex,
+                                 lam_t, fix_t, has_mu, has_fix, sparsity, phase_par, simplex,
                                  update_h, accumulate, eval_loss, Rparts[t], Hparts[t])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, eps, simplex,
+def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, phase_par,
+simplex,
                update_h, accumulate, eval_loss, bounds, Rparts, Hparts, Lparts):
     """Serial version of :func:`dense_pass` (small problems: no thread synchronisation)."""
     T = bounds.shape[0] - 1
@@ -491,13 +503,14 @@ def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, spar
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = dense_chunk(Y[b0:b1], H[b0:b1], At, colsum, Mu_t, lam_t, fix_t, has_mu,
-                                has_fix, sparsity, eps, simplex, update_h, accumulate,
+                                has_fix, sparsity, phase_par, simplex, update_h, accumulate,
                                 eval_loss, Rparts[t], Hparts[t])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sparse_pass_serial(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                sparsity, eps, simplex, update_h, accumulate, eval_loss, bounds, Rparts, Hparts,
+                sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds, Rparts,
+                Hparts,
                 Lparts):
     """Serial version of :func:`sparse_pass`."""
     T = bounds.shape[0] - 1
@@ -508,5 +521,5 @@ def sparse_pass_serial(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, h
         lam_t = lam_pix[b0:b1] if has_mu else lam_pix
         fix_t = Hfix[b0:b1] if has_fix else Hfix
         Lparts[t] = sparse_chunk(indptr[b0:b1 + 1], indices, data, H[b0:b1], A, colsum, Mu_t,
-                                 lam_t, fix_t, has_mu, has_fix, sparsity, eps, simplex,
+                                 lam_t, fix_t, has_mu, has_fix, sparsity, phase_par, simplex,
                                  update_h, accumulate, eval_loss, Rparts[t], Hparts[t])

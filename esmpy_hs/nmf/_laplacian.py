@@ -68,6 +68,14 @@ def majoriser_targets(
     return out
 
 
+def laplacian_energy_per_phase(H: np.ndarray, shape_2d: tuple[int, int]) -> np.ndarray:
+    """``0.5 * sum over grid edges of (h_ia - h_ja)^2`` for every phase ``a`` (float64, (k,))."""
+    ny, nx = shape_2d
+    g = H.reshape(ny, nx, -1).astype(np.float64, copy=False)
+    e = ((g[1:] - g[:-1]) ** 2).sum(axis=(0, 1)) + ((g[:, 1:] - g[:, :-1]) ** 2).sum(axis=(0, 1))
+    return 0.5 * e
+
+
 def laplacian_energy(H: np.ndarray, shape_2d: tuple[int, int]) -> float:
     """``0.5 * tr(H^T L H) = 0.5 * sum over grid edges of ||h_i - h_j||^2`` (float64)."""
     ny, nx = shape_2d

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
+from esmpy_hs.nmf._laplacian import majoriser_targets
 from esmpy_hs.nmf._simplex import solve_entry_problem_np
-from esmpy_hs.nmf._solver import Problem, sparsity_energy, w_update
+from esmpy_hs.nmf._solver import (
+    Problem,
+    counts_regularised,
+    w_regulariser_terms,
+    w_update,
+)
 
 
 def _ratio(X: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -25,14 +30,16 @@ def h_step(X, G, W, H, problem: Problem, n_inner: int = 1) -> np.ndarray:
     ``n_inner`` sub-steps, with the Laplacian and sparsity majorisers built at the incoming H.
     """
     A = G @ W
-    d = np.broadcast_to(A.sum(axis=0), H.shape).copy()
+    colsum = A.sum(axis=0)
+    par = problem.phase_params(colsum)  # per-phase sparsity offset and Laplacian weight
+    d = np.broadcast_to(colsum, H.shape).copy()
     w = problem.sparsity_weights()
     if np.any(w != 0.0):
-        d += w[None, :] / (H + problem.sparsity_eps)
+        d += w[None, :] / (H + par[0][None, :])
     p = H.shape[0]
     if problem.smooth:
         mu = majoriser_targets(H, problem.shape_2d, problem.degree)
-        lam = problem.lam * problem.degree
+        lam = problem.lam * problem.degree[:, None] * par[1][None, :]
     else:
         mu = np.zeros_like(H)
         lam = np.zeros(p)
@@ -54,16 +61,32 @@ def w_step(X, G, W, H, problem: Problem) -> np.ndarray:
     A = G @ W
     V = H @ A.T
     R = _ratio(X, V).T @ H
-    return w_update(W, G, G.sum(axis=0), R, H.sum(axis=0), problem)
+    Gsum = G.sum(axis=0)
+    reg = w_regulariser_terms(W, Gsum, H, problem) if counts_regularised(problem) else None
+    return w_update(W, G, Gsum, R, H.sum(axis=0), problem, reg)
 
 
 def objective(X, G, W, H, problem: Problem) -> dict:
     """Objective terms at (W, H) computed densely (float64)."""
-    V = H @ (G @ W).T
+    A = G @ W
+    V = H @ A.T
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = float(np.sum(np.where(X > 0, X * np.log(X / np.maximum(V, 1e-30)), 0.0) - X + V))
-    lap = problem.lam * laplacian_energy(H, problem.shape_2d) if problem.smooth else 0.0
-    spa = sparsity_energy(H, problem)
+    beta = problem.phase_beta(A.sum(axis=0))
+    lap = 0.0
+    if problem.smooth:
+        # sum over grid edges, written out independently of esmpy_hs.nmf._laplacian
+        ny, nx = problem.shape_2d
+        g = H.reshape(ny, nx, -1)
+        e = 0.5 * (((g[1:] - g[:-1]) ** 2).sum(axis=(0, 1))
+                   + ((g[:, 1:] - g[:, :-1]) ** 2).sum(axis=(0, 1)))
+        wts = np.ones(H.shape[1]) if beta is None else beta * beta
+        lap = problem.lam * float(e @ wts)
+    spa = 0.0
+    s_w = problem.sparsity_weights()
+    if np.any(s_w != 0.0):
+        Hb = H if beta is None else H * beta[None, :]
+        spa = float(np.log(Hb + problem.sparsity_eps).sum(axis=0) @ s_w)
     return {"kl": kl, "laplacian": lap, "sparsity": spa, "total": kl + lap + spa}
 
 

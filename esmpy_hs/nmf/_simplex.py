@@ -3,14 +3,15 @@
 For one pixel (or one column of W) the majorisation-minimisation step minimises, over the
 free entries ``a``,
 
-    sum_a  d_a h_a - c_a log h_a + lam (h_a - mu_a)**2        subject to  sum_a h_a = t
+    sum_a  d_a h_a - c_a log h_a + lam_a (h_a - mu_a)**2      subject to  sum_a h_a = t
 
 where ``c_a >= 0`` comes from the Jensen majoriser of the KL term, ``d_a > 0`` is the linear
-term (column sums of G.W plus the linearised sparsity term), ``lam >= 0`` and ``mu_a`` come
-from the separable majoriser of the Laplacian, and ``t`` is the simplex target (1 minus the
+term (column sums of G.W plus the linearised sparsity term), ``lam_a >= 0`` and ``mu_a`` come
+from the separable majoriser of the Laplacian (``lam_a`` = pixel curvature times the phase's
+weight), and ``t`` is the simplex target (1 minus the
 pinned entries). With a Lagrange multiplier ``nu`` each entry has the closed form
 
-    h_a(nu) = positive root of  2 lam h**2 + (d_a + nu - 2 lam mu_a) h - c_a = 0
+    h_a(nu) = positive root of  2 lam_a h**2 + (d_a + nu - 2 lam_a mu_a) h - c_a = 0
 
 which is decreasing and convex in ``nu``; so ``sum_a h_a(nu) = t`` is solved by Newton's
 method started left of the root, which then increases ``nu`` monotonically and converges
@@ -31,13 +32,17 @@ from esmpy_hs.nmf._kernels import NEWTON_MAXITER, NEWTON_RTOL
 def solve_entry_problem_np(c, d, lam, mu, free, target, simplex, h):
     """Vectorised numpy version of :func:`solve_entry_problem`.
 
-    All arrays are ``(m, k)`` (one problem per row) except ``lam`` and ``target`` which are
-    ``(m,)``. ``h`` is updated in place (float64).
+    All arrays are ``(m, k)`` (one problem per row) except ``target`` which is ``(m,)``
+    and ``lam``, which is ``(m, k)`` (per entry) or ``(m,)`` / a scalar (per row). ``h`` is
+    updated in place (float64).
     """
     c = np.asarray(c, dtype=np.float64)
     d = np.asarray(d, dtype=np.float64)
     mu = np.asarray(mu, dtype=np.float64)
-    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), (c.shape[0],))[:, None]
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.ndim < 2:
+        lam = np.broadcast_to(lam, (c.shape[0],))[:, None]
+    lam = np.broadcast_to(lam, c.shape)
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), (c.shape[0],))
 
     def roots(b):
@@ -61,7 +66,7 @@ def solve_entry_problem_np(c, d, lam, mu, free, target, simplex, h):
         return
     nfree = free.sum(axis=1)
     anyc = (free & (c > 0.0)).any(axis=1)
-    lam1 = lam[:, 0]
+    lam1 = np.where(free, lam, 0.0).max(axis=1)
     active = (nfree > 0) & (target > 0.0)
     zero_rows = (nfree > 0) & (target <= 0.0)
     h[zero_rows[:, None] & free] = 0.0

@@ -11,7 +11,11 @@ import numpy as np
 from esmpy_hs.nmf import _kernels
 from esmpy_hs.nmf._codegen import specialised_kernels
 from esmpy_hs.nmf._data import CountData
-from esmpy_hs.nmf._laplacian import laplacian_energy, majoriser_targets
+from esmpy_hs.nmf._laplacian import (
+    laplacian_energy,
+    laplacian_energy_per_phase,
+    majoriser_targets,
+)
 from esmpy_hs.nmf._simplex import solve_entry_problem_np
 
 #: Below this many evaluated entries per sweep (channels x pixels dense, non-zeros sparse)
@@ -26,6 +30,13 @@ class Problem:
     ``simplex`` is "H" (each pixel's abundances sum to 1), "W" (each column of W sums to 1
     over ``w_rows``) or None. ``fixed_W`` (n_G, k) and ``fixed_H`` (n_pixels, k, pixel-major)
     hold pinned values with NaN for free entries (or are None).
+
+    ``count_scale`` (mean counts per pixel), when set, makes the smoothness and sparsity
+    terms act on the counts each phase contributes rather than on its abundance: with
+    ``beta_a = (column sum of G W)_a / count_scale`` the terms are
+    ``lam * sum_a beta_a**2 * E_a(H)`` and ``sum_a s_a sum_j log(beta_a h_ja + eps)``. They
+    are then unchanged when a phase's spectrum is scaled up and its abundances down by the
+    same factor, so they cannot favour a bright phase used at tiny abundances.
     """
 
     k: int
@@ -39,6 +50,7 @@ class Problem:
     fixed_W: np.ndarray | None = None
     fixed_H: np.ndarray | None = None
     sparsity_phases: np.ndarray | None = None
+    count_scale: float | None = None
 
     @property
     def smooth(self) -> bool:
@@ -50,6 +62,24 @@ class Problem:
         if self.sparsity_phases is not None:
             w *= np.asarray(self.sparsity_phases, dtype=np.float64)
         return w
+
+    def phase_beta(self, colsum: np.ndarray) -> np.ndarray | None:
+        """``beta_a`` (see the class notes) for the column sums of G W, or None."""
+        if self.count_scale is None:
+            return None
+        return np.maximum(np.asarray(colsum, dtype=np.float64) / self.count_scale, 1e-12)
+
+    def phase_params(self, colsum: np.ndarray) -> np.ndarray:
+        """Per-phase kernel parameters (2, k): sparsity offset and Laplacian weight."""
+        out = np.empty((2, self.k))
+        beta = self.phase_beta(colsum)
+        if beta is None:
+            out[0] = self.sparsity_eps
+            out[1] = 1.0
+        else:
+            out[0] = self.sparsity_eps / beta
+            out[1] = beta * beta
+        return out
 
     def h_targets(self) -> np.ndarray | None:
         if self.fixed_H is None:
@@ -150,7 +180,7 @@ class Engine:
             At = np.ascontiguousarray(A64.T, dtype=self.dtype)
             run = self._kern.dense_pass if self.parallel else self._kern.dense_pass_serial
             run(d.Y, H, At, colsum, self._mu, self._lam_pix, self._fixH,
-                                has_mu, has_fix, pb.sparsity_weights(), float(pb.sparsity_eps),
+                                has_mu, has_fix, pb.sparsity_weights(), pb.phase_params(colsum),
                                 simplex, update_h, accumulate, eval_loss, self.bounds,
                                 self._Rparts, self._Hparts, self._Lparts)
             R = self._Rparts.sum(axis=0).T
@@ -162,16 +192,24 @@ class Engine:
             run = self._kern.sparse_pass if self.parallel else self._kern.sparse_pass_serial
             run(d.indptr, d.indices, d.data, H, A, colsum, self._mu,
                                  self._lam_pix, self._fixH, has_mu, has_fix,
-                                 pb.sparsity_weights(), float(pb.sparsity_eps), simplex, update_h,
+                                 pb.sparsity_weights(), pb.phase_params(colsum), simplex, update_h,
                                  accumulate, eval_loss, self.bounds, self._Rparts,
                                  self._Hparts, self._Lparts)
             R = self._Rparts.sum(axis=0)
         return R, self._Hparts.sum(axis=0), float(self._Lparts.sum())
 
     # ------------------------------------------------------------------ W step
-    def w_update(self, W: np.ndarray, R: np.ndarray, Hsum: np.ndarray) -> np.ndarray:
-        """Exact minimiser of the Jensen majoriser in W (multiplicative update)."""
-        return w_update(W, self.G, self.Gsum, R, Hsum, self.problem)
+    def w_update(self, W: np.ndarray, R: np.ndarray, Hsum: np.ndarray,
+                 H: np.ndarray | None = None) -> np.ndarray:
+        """Exact minimiser of the majoriser in W (multiplicative update).
+
+        ``H`` (the abundances after the sweep) is needed when the regularisers act on the
+        phases' counts (``problem.count_scale``).
+        """
+        reg = None
+        if H is not None and counts_regularised(self.problem):
+            reg = w_regulariser_terms(W, self.Gsum, H, self.problem)
+        return w_update(W, self.G, self.Gsum, R, Hsum, self.problem, reg)
 
     # ------------------------------------------------------------------ objective
     def objective_parts(self, W: np.ndarray, H: np.ndarray, Hsum: np.ndarray,
@@ -185,8 +223,36 @@ class Engine:
         return self.objective_parts(W, H, Hsum, ll)
 
 
-def w_update(W, G, Gsum, R, Hsum, problem: Problem) -> np.ndarray:
-    """Multiplicative W update (float64), with pinned entries and optional simplex on W."""
+def counts_regularised(problem: Problem) -> bool:
+    """True when the W step must include the count-weighted regularisers."""
+    return (problem.count_scale is not None and problem.simplex != "W"
+            and (problem.smooth or bool(np.any(problem.sparsity_weights() != 0.0))))
+
+
+def w_regulariser_terms(W, Gsum, H, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Per-phase Laplacian energies ``E_a`` and sparsity sums ``S_a`` at (W, H).
+
+    ``S_a = sum_j h_ja / (beta_a h_ja + eps)``, the derivative of the sparsity sum with
+    respect to ``beta_a``. Both are what :func:`w_update` needs besides the KL partials.
+    """
+    E = (laplacian_energy_per_phase(H, problem.shape_2d) if problem.smooth
+         else np.zeros(problem.k))
+    beta = problem.phase_beta(Gsum @ W)
+    H64 = np.asarray(H, dtype=np.float64)
+    S = (H64 / (H64 * beta[None, :] + problem.sparsity_eps)).sum(axis=0)
+    return E, S
+
+
+def w_update(W, G, Gsum, R, Hsum, problem: Problem,
+             reg: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Multiplicative W update (float64), with pinned entries and optional simplex on W.
+
+    ``reg = (E, S)`` (from :func:`w_regulariser_terms`) adds the count-weighted smoothness
+    and sparsity terms, which depend on W through ``beta_a = Gsum . W_a / count_scale``:
+    ``lam E_a beta_a**2`` is majorised by a separable quadratic and the concave
+    ``s_a sum_j log(beta_a h_ja + eps)`` by its tangent, so every entry has a closed-form
+    minimiser (the positive root of a quadratic) and the objective cannot increase.
+    """
     numW = G.T @ R
     den = Gsum[:, None] * Hsum[None, :]
     C = W * numW
@@ -203,6 +269,20 @@ def w_update(W, G, Gsum, R, Hsum, problem: Problem) -> np.ndarray:
         solve_entry_problem_np(C.T, den.T, 0.0, np.zeros_like(hT), infree.T, 1.0 - pinned_in,
                                True, hT)
         Wn[infree] = hT.T[infree]
+    elif reg is not None:
+        E, S = reg
+        N = float(problem.count_scale)
+        b = Gsum @ W
+        w_s = problem.sparsity_weights()
+        # linear coefficient: KL part + tangent of the sparsity term in beta_a
+        B = den + Gsum[:, None] * (w_s * S / N)[None, :]
+        q = problem.lam * E * b / (N * N)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.where(W > 0, q[None, :] * Gsum[:, None] / W, 0.0)
+            disc = np.sqrt(B * B + 8.0 * alpha * C)
+            root = np.where(C > 0, 2.0 * C / (B + disc), 0.0)
+        upd = free & ((B > 0) | (alpha > 0))
+        Wn[upd] = root[upd]
     else:
         upd = free & (den > 0)
         Wn[upd] = C[upd] / den[upd]
@@ -214,19 +294,28 @@ def objective_parts(G, W, H, Hsum, loglik, const, problem: Problem) -> dict:
     colsum = (G @ W).sum(axis=0)
     kl = float(colsum @ Hsum) - loglik + const
     lap = 0.0
+    beta = problem.phase_beta(colsum)
     if problem.smooth:
-        lap = problem.lam * laplacian_energy(H, problem.shape_2d)
-    spa = sparsity_energy(H, problem)
+        if beta is None:
+            lap = problem.lam * laplacian_energy(H, problem.shape_2d)
+        else:
+            lap = problem.lam * float(laplacian_energy_per_phase(H, problem.shape_2d)
+                                      @ (beta * beta))
+    spa = sparsity_energy(H, problem, beta)
     total = kl + lap + spa
     return {"kl": kl, "laplacian": lap, "sparsity": spa, "total": total}
 
 
-def sparsity_energy(H: np.ndarray, problem: Problem) -> float:
-    """``sum_a s_a sum_j log(H[j, a] + eps)`` with the per-phase strengths ``s_a``."""
+def sparsity_energy(H: np.ndarray, problem: Problem, beta: np.ndarray | None = None) -> float:
+    """``sum_a s_a sum_j log(beta_a H[j, a] + eps)`` with the per-phase strengths ``s_a``
+    (``beta = 1`` unless the regularisers act on the phases' counts)."""
     w = problem.sparsity_weights()
     if not np.any(w != 0.0) or H.shape[0] == 0:
         return 0.0
-    return float(np.log(H.astype(np.float64) + problem.sparsity_eps).sum(axis=0) @ w)
+    H64 = H.astype(np.float64)
+    if beta is not None:
+        H64 = H64 * beta[None, :]
+    return float(np.log(H64 + problem.sparsity_eps).sum(axis=0) @ w)
 
 
 def relative_change(new: np.ndarray, old: np.ndarray) -> float:

@@ -54,6 +54,7 @@ def _problem_of(est):
         fixed_W=None if est.fixed_W is None else np.asarray(est.fixed_W, dtype=float),
         fixed_H=None if est.fixed_H is None else np.asarray(est.fixed_H, dtype=float).T.copy(),
         sparsity_phases=est._fitted_sparsity_phases(),
+        count_scale=est.count_scale_,
     )
 
 
@@ -177,8 +178,9 @@ def test_sparsity_exclude_weights_and_paths_agree(poisson_small):
         fits[sparse] = est.fit_transform(X, W=W0, H=H0), est
     est = fits[False][1]
     np.testing.assert_array_equal(est.sparsity_weights_, [0.3, 0.3, 0.0])
-    assert est.objective_parts_["sparsity"] == pytest.approx(
-        0.3 * np.log(est.H_[:2].astype(float) + 0.01).sum(), rel=1e-9)
+    beta = (G @ est.W_).sum(axis=0) / (X.sum() / p)  # count-weighted (regularize_counts)
+    expected = 0.3 * np.log(est.H_[:2].astype(float) * beta[:2, None] + 0.01).sum()
+    assert est.objective_parts_["sparsity"] == pytest.approx(expected, rel=1e-9)
     pb = _problem_of(est)
     Wr, Hr, _ = ref.iterate(X, G, W0, H0.T, pb, 20)
     for HT, e in fits.values():
@@ -294,8 +296,9 @@ def test_chunk_step_matches_engine(poisson_small):
     k, p = 3, X.shape[0]
     W0, H0 = _start(G, k, p)
     lam = 3.0
+    # the chunk API regularises bare abundances (regularize_counts=False)
     est = EsmpyNMF(k, G=G, shape_2d=SHAPE, smoothness=lam, max_iter=5, tol=0,
-                   dtype=np.float64).fit(X, W=W0, H=H0)
+                   regularize_counts=False, dtype=np.float64).fit(X, W=W0, H=H0)
     W, H = W0.copy(), np.ascontiguousarray(H0.T)
     deg = grid_degree(SHAPE)
     chunks = [slice(0, 37), slice(37, 80), slice(80, p)]

@@ -36,7 +36,7 @@ def test_solver_satisfies_simplex_and_kkt():
         if lam[j] == 0 and not np.any(c[j] > 0):
             continue
         h = np.full(k, 1.0 / k)
-        solve_entry_problem(c[j], d[j], lam[j], mu[j], free, 1.0, True, h)
+        solve_entry_problem(c[j], d[j], np.full(k, lam[j]), mu[j], free, 1.0, True, h)
         assert np.all(h >= 0)
         assert abs(h.sum() - 1.0) < 1e-12
         # KKT: gradient + nu = 0 on the support, >= 0 where h == 0
@@ -58,7 +58,7 @@ def test_solver_minimises_against_perturbations():
         if lam[j] == 0 and not np.any(c[j] > 0):
             continue
         h = np.full(k, 1.0 / k)
-        solve_entry_problem(c[j], d[j], lam[j], mu[j], free, 1.0, True, h)
+        solve_entry_problem(c[j], d[j], np.full(k, lam[j]), mu[j], free, 1.0, True, h)
         f0 = _objective(h, c[j], d[j], lam[j], mu[j])
         for _ in range(20):
             q = np.clip(h + rng.normal(scale=1e-3, size=k) * (c[j] > 0 if lam[j] == 0 else 1),
@@ -81,7 +81,7 @@ def test_numba_and_numpy_versions_agree():
         solve_entry_problem_np(c, d, lam, mu, free, target, simplex, h_np)
         for j in range(n):
             h = h0[j].copy()
-            solve_entry_problem(c[j], d[j], lam[j], mu[j], free[j], target[j], simplex, h)
+            solve_entry_problem(c[j], d[j], np.full(k, lam[j]), mu[j], free[j], target[j], simplex, h)
             np.testing.assert_allclose(h, h_np[j], rtol=1e-10, atol=1e-14)
             # pinned entries untouched
             np.testing.assert_array_equal(h[~free[j]], h0[j][~free[j]])
@@ -96,7 +96,7 @@ def test_zero_counts_pixel(lam):
     h = np.array([0.2, 0.3, 0.5])
     mu = np.array([0.6, 0.3, 0.1])
     d = np.array([10.0, 8.0, 12.0]) if lam == 0 else np.full(k, 10.0)
-    solve_entry_problem(np.zeros(k), d, lam, mu, np.ones(k, dtype=bool), 1.0, True, h)
+    solve_entry_problem(np.zeros(k), d, np.full(k, lam), mu, np.ones(k, dtype=bool), 1.0, True, h)
     if lam == 0:
         # linear objective d.h on the simplex: all the mass on the smallest d
         np.testing.assert_array_equal(h, [0.0, 1.0, 0.0])
@@ -110,10 +110,36 @@ def test_zero_c_entry_takes_mass_when_cheaper():
     c = np.array([1.0, 1.0, 0.0])
     d = np.array([10.0, 10.0, 1.0])
     h = np.full(3, 1 / 3)
-    solve_entry_problem(c, d, 0.0, np.zeros(3), np.ones(3, dtype=bool), 1.0, True, h)
+    solve_entry_problem(c, d, np.zeros(3), np.zeros(3), np.ones(3, dtype=bool), 1.0, True, h)
     # nu = -d_2 = -1: h_a = c_a / (d_a - 1) = 1/9 for a = 0, 1; h_2 = 7/9
     np.testing.assert_allclose(h, [1 / 9, 1 / 9, 7 / 9], rtol=1e-12)
     h2 = np.full((1, 3), 1 / 3)
     solve_entry_problem_np(c[None], d[None], 0.0, np.zeros((1, 3)), np.ones((1, 3), bool), 1.0,
                            True, h2)
     np.testing.assert_allclose(h2[0], h, rtol=1e-12)
+
+
+def test_per_entry_curvature_numba_and_numpy_agree_and_kkt():
+    """Per-phase Laplacian weights (count-weighted smoothness): one curvature per entry."""
+    c, d, lam, mu = _random_cases(n=80, seed=7)
+    n, k = c.shape
+    rng = np.random.default_rng(8)
+    lam2 = lam[:, None] * rng.uniform(0.05, 4.0, size=(n, k))
+    lam2[:, 0] *= 1e-4  # a phase 100 times dimmer than the mean pixel
+    free = np.ones(k, dtype=bool)
+    h_np = np.full((n, k), 1.0 / k)
+    solve_entry_problem_np(c, d, lam2, mu, np.ones((n, k), dtype=bool), np.ones(n), True, h_np)
+    for j in range(n):
+        if not lam2[j].any() and not np.any(c[j] > 0):
+            continue
+        h = np.full(k, 1.0 / k)
+        solve_entry_problem(c[j], d[j], lam2[j], mu[j], free, 1.0, True, h)
+        np.testing.assert_allclose(h, h_np[j], rtol=1e-10, atol=1e-14)
+        assert abs(h.sum() - 1.0) < 1e-12
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad = d[j] - np.where(c[j] > 0, c[j] / h, 0.0) + 2 * lam2[j] * (h - mu[j])
+        supp = h > 1e-8
+        nu = -np.median(grad[supp])
+        scale = np.max(np.abs(grad[supp])) + 1.0
+        assert np.allclose(grad[supp] + nu, 0.0, atol=1e-7 * scale)
+        assert np.all(grad[~supp] + nu >= -1e-7 * scale)
