@@ -4,7 +4,7 @@ For each dose (~293 and ~18 counts/pixel) and each variant (data made by the mod
 with ``Mismatch.realistic()``), the 128 × 128 paper sample (seed 0) is decomposed
 
 - by esmpy through ``s.decomposition(algorithm="esmpy", output_dimension=3,
-  ignore_elements=["Cu"])`` with the package defaults, and
+  ignore_elements=["Cu"])`` with the documented settings per dose (or the defaults), and
 - by scikit-learn's ``NMF(beta_loss="kullback-leibler", solver="mu")`` (its defaults, sparse
   input),
 
@@ -19,10 +19,11 @@ the Laplacian energy ``sum_edges |h_i - h_j|^2`` of both solutions are printed.
 Usage::
 
     python benchmarks/bench_accuracy.py [--size 128] [--seed 0] [--diagnose]
-        [--matrix-sparsity] [--esmpy-option key=value ...]
+        [--settings documented|defaults] [--esmpy-option key=value ...]
 
-``--matrix-sparsity`` runs the documented setting for particles in a matrix
-(:data:`esmpy_hs.demo.MATRIX_SPARSITY_OPTIONS`: sparsity 0.5 on the particle phases only).
+``--settings documented`` (the default) uses :func:`esmpy_hs.demo.paper_options` per dose
+(sparsity on the particle phases at high dose, smoothness 200 at low dose); ``defaults`` the
+package defaults.
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--diagnose", action="store_true")
     parser.add_argument(
-        "--matrix-sparsity",
-        action="store_true",
-        help="add the documented matrix setting (esmpy_hs.demo.MATRIX_SPARSITY_OPTIONS)",
+        "--settings",
+        choices=("documented", "defaults"),
+        default="documented",
+        help="esmpy settings: the documented ones per dose (esmpy_hs.demo.PAPER_SETTINGS, "
+        "default) or the package defaults",
     )
     parser.add_argument(
         "--esmpy-option",
@@ -66,23 +69,24 @@ def main() -> None:
     import hyperspy.api as hs
 
     from esmpy_hs.datasets import Mismatch, get_ground_truth, paper_sample
-    from esmpy_hs.demo import (
-        DEMO_ESMPY_OPTIONS,
-        MATCH_ON,
-        MATRIX_SPARSITY_OPTIONS,
-        compare_on_signal,
-    )
+    from esmpy_hs.demo import DEMO_ESMPY_OPTIONS, MATCH_ON, compare_on_signal, paper_options
     from esmpy_hs.metrics import evaluation_report
 
     hs.preferences.General.show_progressbar = False
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    options = dict(DEMO_ESMPY_OPTIONS)
-    if args.matrix_sparsity:
-        options.update(MATRIX_SPARSITY_OPTIONS)
+    extra = {}
     for item in args.esmpy_option:
         key, _, value = item.partition("=")
-        options[key] = json.loads(value)
-    print(f"paper sample {args.size}x{args.size}, seed {args.seed}; esmpy options {options}")
+        extra[key] = json.loads(value)
+
+    def options_for(dose: str) -> dict:
+        base = paper_options(dose) if args.settings == "documented" else DEMO_ESMPY_OPTIONS
+        return {**base, **extra}
+
+    print(
+        f"paper sample {args.size}x{args.size}, seed {args.seed}; esmpy options: "
+        f"high dose {options_for('high')}, low dose {options_for('low')}"
+    )
     header = (
         f"{'dose':>5s} {'variant':>9s} {'method':>8s} | {'map r (matrix, fp, CaPv)':>26s} | "
         f"{'angle deg':>17s} | {'|dc| at.%':>9s} | {'iter':>5s} {'time s':>7s}"
@@ -93,7 +97,7 @@ def main() -> None:
         for variant in ("exact", "mismatch"):
             mismatch = Mismatch.realistic() if variant == "mismatch" else None
             s = paper_sample(dose, seed=args.seed, size=args.size, mismatch=mismatch)
-            cmp = compare_on_signal(s, 3, esmpy_options=options, seed=args.seed)
+            cmp = compare_on_signal(s, 3, esmpy_options=options_for(dose), seed=args.seed)
             for method, rep, n_iter, secs in (
                 ("esmpy", cmp.esmpy, cmp.esmpy_n_iter, cmp.esmpy_seconds),
                 ("sklearn", cmp.sklearn, cmp.sklearn_result.n_iter, cmp.sklearn_result.seconds),
@@ -117,9 +121,9 @@ def main() -> None:
         truth = get_ground_truth(s)
         shape = (args.size, args.size)
         for start in ("default", "truth"):
-            extra = {}
+            start_opts = {}
             if start == "truth":
-                extra = {"W_init": truth.W, "H_init": truth.maps.reshape(3, -1)}
+                start_opts = {"W_init": truth.W, "H_init": truth.maps.reshape(3, -1)}
             t0 = time.perf_counter()
             s2 = s.deepcopy()
             est = s2.decomposition(
@@ -127,8 +131,8 @@ def main() -> None:
                 output_dimension=3,
                 return_info=True,
                 print_info=False,
-                **options,
-                **extra,
+                **options_for(dose),
+                **start_opts,
             )
             cmp_rep = evaluation_report(s2, truth, match_on=MATCH_ON)
             print(

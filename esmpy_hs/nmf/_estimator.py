@@ -58,7 +58,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
 
     with ``Y = X.T`` (channels x pixels), W >= 0, H >= 0 and, by default, every pixel's
     abundances summing to one exactly (per-pixel Lagrange multiplier solved by monotone Newton
-    steps). With ``regularize_counts`` (the default) both regularisers see each phase's
+    steps). With ``regularize_counts=True`` both regularisers see each phase's
     abundance times ``beta_a``, the phase's total counts over the mean counts per pixel
     (``beta_a**2`` weights its Laplacian term, ``log(beta_a H + sparsity_eps)``). ``L`` is
     the 4-neighbour graph Laplacian of the pixel grid ``shape_2d``. Each iteration is one
@@ -106,12 +106,13 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         rewards shrinking the particle spectra until their centres look pure; exempting the
         matrix keeps the reward for pure matrix pixels (which stops the matrix spectrum from
         drifting outward) without that shrinking force.
-    regularize_counts : bool, default=True
+    regularize_counts : bool, default=False
         Apply the smoothness and sparsity terms to the counts each phase contributes
         (abundance times the phase's total counts, relative to the mean counts per pixel)
         instead of to the bare abundances. Penalties on bare abundances can be lowered by
         making one phase's spectrum very bright and its abundances tiny, a degenerate
-        solution that low-dose data do not prevent; on counts they cannot. Ignored with
+        solution that low-dose data (~20 counts/pixel) with weak smoothing do not prevent;
+        on counts they cannot (but a phase can then be emptied instead). Ignored with
         ``simplex="W"`` (the scale is then fixed by W) or a negative ``sparsity``.
     simplex : {"H", "W"} or None, default="H"
         ``"H"``: each pixel's abundances sum to 1. ``"W"``: each column of W sums to 1 over
@@ -207,7 +208,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         sparsity: float = 0.0,
         sparsity_eps: float = 1e-2,
         sparsity_exclude=None,
-        regularize_counts: bool = True,
+        regularize_counts: bool = False,
         simplex: str | None = "H",
         simplex_W_rows=None,
         fixed_W=None,

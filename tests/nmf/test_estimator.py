@@ -40,6 +40,10 @@ OPTION_SETS = [
     dict(smoothness=3.0, sparsity=0.2, h_inner=3),
     dict(smoothness=4.0, sparsity=0.5, sparsity_exclude="matrix"),
     dict(smoothness=0.0, sparsity=0.4, sparsity_exclude=[0, 2]),
+    dict(smoothness=4.0, sparsity=0.5, regularize_counts=True),
+    dict(smoothness=3.0, sparsity=0.3, sparsity_exclude="matrix", regularize_counts=True,
+         h_inner=2),
+    dict(smoothness=0.0, sparsity=0.3, regularize_counts=True, simplex=None),
 ]
 
 
@@ -174,7 +178,7 @@ def test_sparsity_exclude_weights_and_paths_agree(poisson_small):
     for sparse in (False, True):
         est = EsmpyNMF(k, G=G, shape_2d=SHAPE, smoothness=2.0, sparsity=0.3,
                        sparsity_exclude="matrix", max_iter=20, tol=0, sparse=sparse,
-                       dtype=np.float64)
+                       regularize_counts=True, dtype=np.float64)
         fits[sparse] = est.fit_transform(X, W=W0, H=H0), est
     est = fits[False][1]
     np.testing.assert_array_equal(est.sparsity_weights_, [0.3, 0.3, 0.0])
@@ -188,7 +192,7 @@ def test_sparsity_exclude_weights_and_paths_agree(poisson_small):
         np.testing.assert_allclose(e.W_, Wr, rtol=1e-9, atol=1e-9 * Wr.max())
     # exempting a phase changes the fit (the weights reach the kernels)
     plain = EsmpyNMF(k, G=G, shape_2d=SHAPE, smoothness=2.0, sparsity=0.3, max_iter=20,
-                     tol=0, dtype=np.float64).fit_transform(X, W=W0, H=H0)
+                     tol=0, regularize_counts=True, dtype=np.float64).fit_transform(X, W=W0, H=H0)
     assert np.abs(plain - fits[False][0]).max() > 1e-3
     # explicit indices; transform uses the fitted weights
     est1 = EsmpyNMF(k, G=G, sparsity=0.3, sparsity_exclude=1, max_iter=5, tol=0,

@@ -81,7 +81,8 @@ def test_numba_and_numpy_versions_agree():
         solve_entry_problem_np(c, d, lam, mu, free, target, simplex, h_np)
         for j in range(n):
             h = h0[j].copy()
-            solve_entry_problem(c[j], d[j], np.full(k, lam[j]), mu[j], free[j], target[j], simplex, h)
+            solve_entry_problem(c[j], d[j], np.full(k, lam[j]), mu[j], free[j], target[j],
+                                simplex, h)
             np.testing.assert_allclose(h, h_np[j], rtol=1e-10, atol=1e-14)
             # pinned entries untouched
             np.testing.assert_array_equal(h[~free[j]], h0[j][~free[j]])
