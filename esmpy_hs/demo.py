@@ -69,14 +69,16 @@ DEMO_ESMPY_OPTIONS: dict[str, Any] = {"ignore_elements": ["Cu"]}
 #:   rewarded for shrinking until their centres look pure. A small offset
 #:   (``sparsity_eps=1e-3``) concentrates the reward on exact zeros (the pure matrix pixels)
 #:   rather than on small particle abundances, which would push the particle spectra past
-#:   the truth; ``max_iter=3000`` lets the fit converge (about 1 400 iterations).
+#:   the truth; ``regularize_counts=True`` keeps a particle phase from trading brightness
+#:   for tiny abundances (it matters on small images, where particles span few pixels);
+#:   ``max_iter=3000`` lets the fit converge (about 1 400 iterations).
 #: - ``"low"`` (~18 counts/pixel): a stronger smoothness, ``lambda = 200``, a smoothing length
 #:   of about ``sqrt(lambda / counts per pixel)`` = 3 pixels. The automatic value
 #:   (``3 * sqrt(18)`` = 13) leaves the per-pixel abundances too noisy, and the sparsity term
 #:   is left out: at this dose it can empty a particle phase.
 PAPER_SETTINGS: dict[str, dict[str, Any]] = {
     "high": {"sparsity": 0.5, "sparsity_eps": 1e-3, "sparsity_exclude": "matrix",
-             "max_iter": 3000},
+             "regularize_counts": True, "max_iter": 3000},
     "low": {"smoothness": 200.0},
 }
 

@@ -37,8 +37,9 @@ SIZE = 128
 
 #: (dose, variant, target) -> measured value with the documented settings (seed 0, 128 x 128).
 KNOWN_UNMET = {
-    ("high", "exact", "composition <= 1.5 at.%"): "1.71 at.%",
-    ("high", "mismatch", "composition <= 1.5 at.%"): "2.14 at.%",
+    # the mismatched data are not made by the model (resolution law, absorption, escape
+    # peaks, calibration): the matrix spectrum is 6 deg off and compositions carry that bias
+    ("high", "mismatch", "composition <= 1.5 at.%"): "1.58 at.%",
 }
 
 
