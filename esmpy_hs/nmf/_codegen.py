@@ -105,7 +105,7 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
     for j in range(m):
         _load(Y, j, ybuf)
         target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, phase_par, d, mu, free, lamv)
+                              sparsity, phase_par, d, mu, free, lamv)
         for a in range(k):
             hbuf[a] = hh[a]
         for _ in range(int(update_h)):
@@ -191,7 +191,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
         st = indptr[j]
         nq = indptr[j + 1] - st
         target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, phase_par, d, mu, free, lamv)
+                              sparsity, phase_par, d, mu, free, lamv)
         {LOAD_H}
         {LOAD_HD}
         ind = indices[st:st + nq]
@@ -259,8 +259,7 @@ def dense_pass_serial(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, spar
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                 sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds, Rparts,
-                Hparts,
-                Lparts):
+                Hparts, Lparts):
     T = bounds.shape[0] - 1
     for t in prange(T):
         b0 = bounds[t]
@@ -276,8 +275,7 @@ def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sparse_pass_serial(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                        sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds,
-                       Rparts,
-                       Hparts, Lparts):
+                       Rparts, Hparts, Lparts):
     T = bounds.shape[0] - 1
     for t in range(T):
         b0 = bounds[t]

@@ -314,6 +314,11 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
         ``has_mu``).
     Hfix : ndarray
         ``(m, k)`` pinned values (negative = free), ignored unless ``has_fix``.
+    sparsity : ndarray, shape (k,)
+        Strength of the sparsity term of each phase (0: none).
+    phase_par : ndarray, shape (2, k)
+        Per phase: offset of the sparsity term and weight of the Laplacian curvature
+        (:meth:`esmpy_hs.nmf._solver.Problem.phase_params`).
     update_h : int
         Number of H sub-steps (majorisation-minimisation steps of each pixel's abundances
         with the Laplacian and sparsity majorisers fixed at the incoming H; 0: no H step).
@@ -353,7 +358,7 @@ def dense_chunk(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, 
     for j in range(m):
         _load(Y, j, ybuf)
         target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, phase_par, d, mu, free, lamv)
+                              sparsity, phase_par, d, mu, free, lamv)
         for a in range(k):
             hbuf[a] = hh[a]
         for _ in range(int(update_h)):
@@ -408,7 +413,7 @@ def sparse_chunk(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu,
         start = indptr[j]
         end = indptr[j + 1]
         target = _pixel_setup(j, hh, H, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
-                                   sparsity, phase_par, d, mu, free, lamv)
+                              sparsity, phase_par, d, mu, free, lamv)
         for _ in range(int(update_h)):
             for a in range(k):
                 sacc[a] = 0.0
@@ -472,8 +477,7 @@ def dense_pass(Y, H, At, colsum, Mu, lam_pix, Hfix, has_mu, has_fix, sparsity, p
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def sparse_pass(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                 sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds, Rparts,
-                Hparts,
-                Lparts):
+                Hparts, Lparts):
     """Run :func:`sparse_chunk` over the pixel ranges ``bounds`` in parallel.
 
     ``Rparts`` has shape (T, n, k); see :func:`dense_pass`.
@@ -510,8 +514,7 @@ simplex,
 @njit(cache=True, nogil=True, error_model="numpy")
 def sparse_pass_serial(indptr, indices, data, H, A, colsum, Mu, lam_pix, Hfix, has_mu, has_fix,
                 sparsity, phase_par, simplex, update_h, accumulate, eval_loss, bounds, Rparts,
-                Hparts,
-                Lparts):
+                Hparts, Lparts):
     """Serial version of :func:`sparse_pass`."""
     T = bounds.shape[0] - 1
     for t in range(T):
