@@ -237,9 +237,11 @@ def w_regulariser_terms(W, Gsum, H, problem: Problem) -> tuple[np.ndarray, np.nd
     """
     E = (laplacian_energy_per_phase(H, problem.shape_2d) if problem.smooth
          else np.zeros(problem.k))
-    beta = problem.phase_beta(Gsum @ W)
-    H64 = np.asarray(H, dtype=np.float64)
-    S = (H64 / (H64 * beta[None, :] + problem.sparsity_eps)).sum(axis=0)
+    S = np.zeros(problem.k)
+    if np.any(problem.sparsity_weights() != 0.0):
+        beta = problem.phase_beta(Gsum @ W)
+        H64 = np.asarray(H, dtype=np.float64)
+        S = (H64 / (H64 * beta[None, :] + problem.sparsity_eps)).sum(axis=0)
     return E, S
 
 

@@ -28,6 +28,19 @@ def _random_cases(n=300, k=4, seed=0):
     return c, d, lam, mu
 
 
+def _assert_simplex_kkt(h, c, d, lam, mu):
+    """h >= 0 sums to 1; KKT: gradient + nu = 0 on the support, >= 0 where h == 0."""
+    assert np.all(h >= 0)
+    assert abs(h.sum() - 1.0) < 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grad = d - np.where(c > 0, c / h, 0.0) + 2 * lam * (h - mu)
+    supp = h > 1e-8
+    nu = -np.median(grad[supp])
+    scale = np.max(np.abs(grad[supp])) + 1.0
+    assert np.allclose(grad[supp] + nu, 0.0, atol=1e-7 * scale)
+    assert np.all(grad[~supp] + nu >= -1e-7 * scale)
+
+
 def test_solver_satisfies_simplex_and_kkt():
     c, d, lam, mu = _random_cases()
     k = c.shape[1]
@@ -37,16 +50,7 @@ def test_solver_satisfies_simplex_and_kkt():
             continue
         h = np.full(k, 1.0 / k)
         solve_entry_problem(c[j], d[j], np.full(k, lam[j]), mu[j], free, 1.0, True, h)
-        assert np.all(h >= 0)
-        assert abs(h.sum() - 1.0) < 1e-12
-        # KKT: gradient + nu = 0 on the support, >= 0 where h == 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grad = d[j] - np.where(c[j] > 0, c[j] / h, 0.0) + 2 * lam[j] * (h - mu[j])
-        supp = h > 1e-8
-        nu = -np.median(grad[supp])
-        scale = np.max(np.abs(grad[supp])) + 1.0
-        assert np.allclose(grad[supp] + nu, 0.0, atol=1e-7 * scale)
-        assert np.all(grad[~supp] + nu >= -1e-7 * scale)
+        _assert_simplex_kkt(h, c[j], d[j], lam[j], mu[j])
 
 
 def test_solver_minimises_against_perturbations():
@@ -136,11 +140,4 @@ def test_per_entry_curvature_numba_and_numpy_agree_and_kkt():
         h = np.full(k, 1.0 / k)
         solve_entry_problem(c[j], d[j], lam2[j], mu[j], free, 1.0, True, h)
         np.testing.assert_allclose(h, h_np[j], rtol=1e-10, atol=1e-14)
-        assert abs(h.sum() - 1.0) < 1e-12
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grad = d[j] - np.where(c[j] > 0, c[j] / h, 0.0) + 2 * lam2[j] * (h - mu[j])
-        supp = h > 1e-8
-        nu = -np.median(grad[supp])
-        scale = np.max(np.abs(grad[supp])) + 1.0
-        assert np.allclose(grad[supp] + nu, 0.0, atol=1e-7 * scale)
-        assert np.all(grad[~supp] + nu >= -1e-7 * scale)
+        _assert_simplex_kkt(h, c[j], d[j], lam2[j], mu[j])
