@@ -6,8 +6,9 @@ Setting: the full 128 × 128 paper sample (:func:`esmpy_hs.datasets.paper_sample
 each phase's own composition in a 30 % thicker film, 0.5 % Si escape, +3 eV / +0.05 %
 calibration error), decomposed through ``s.decomposition(algorithm="esmpy",
 output_dimension=3, ignore_elements=["Cu"], ...)`` with the documented settings for the dose
-(:data:`esmpy_hs.demo.PAPER_SETTINGS`: sparsity on the particle phases at high dose, a
-smoothness of 200 at low dose; the same for the exact and the mismatched data);
+(:data:`esmpy_hs.demo.PAPER_SETTINGS`: sparsity on the particle phases then a refinement
+without it at high dose, a smoothness of 200 at low dose; the same for the exact and the
+mismatched data);
 scikit-learn's KL-NMF with its defaults (:data:`esmpy_hs.demo.DEMO_SKLEARN_OPTIONS`) on the
 same counts. Phases are matched to the truth on spectra and maps together (Hungarian
 assignment), the same for both methods.
@@ -36,11 +37,7 @@ SIZE = 128
 
 
 #: (dose, variant, target) -> measured value with the documented settings (seed 0, 128 x 128).
-KNOWN_UNMET = {
-    # the mismatched data are not made by the model (resolution law, absorption, escape
-    # peaks, calibration): the matrix spectrum is 6 deg off and compositions carry that bias
-    ("high", "mismatch", "composition <= 1.5 at.%"): "1.58 at.%",
-}
+KNOWN_UNMET: dict[tuple[str, str, str], str] = {}
 
 
 def _targets(dose: str, cmp) -> dict[str, tuple[bool, str]]:
@@ -91,8 +88,9 @@ def test_paper_sample_accuracy(dose, variant):
         # the matrix spectrum no longer drifts outward (29 deg with the defaults)
         i = rep.phase_names.index("pseudo-bridgmanite")
         assert rep.spectral_angle[i] < (2.0 if variant == "exact" else 8.0)
-        # composition far better than the defaults' 8.7 at.%, even where 1.5 is not reached
-        assert rep.overall_composition_error < 3.0
+        # every phase's composition, not only the mean, is close to the truth (the extrapolated
+        # Ca-perovskite is the least accurate: 3.2 at.% on the mismatched data)
+        assert np.all(rep.mean_abs_composition_error < 4.0), rep.mean_abs_composition_error
 
     missed, newly_met = [], []
     for name, (met, value) in _targets(dose, cmp).items():

@@ -715,12 +715,20 @@ def fit_dask(
     if est.n_threads is not None:
         numba.set_num_threads(min(int(est.n_threads), numba.config.NUMBA_NUM_THREADS))
     try:
-        return _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full,
-                    n_features, p, k, shape, dtype, t_obj, t_par, W, H, limit, notes,
-                    check_random_state)
+        _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full,
+             n_features, p, k, shape, dtype, t_obj, t_par, W, H, limit, notes,
+             check_random_state)
     finally:
         numba.set_num_threads(old_threads)
         ex.close()
+    est.refine_n_iter_ = 0
+    est.refine_losses_ = []
+    refinement = est._refinement()
+    if refinement is not None:  # the refine_iter stage, band by band as well
+        fit_dask(refinement, X, W=est.W_, H=est.H_, navigation_mask=navigation_mask,
+                 client=client, memory_limit=memory_limit, chunk_rows=chunk_rows)
+        est._adopt_refinement(refinement)
+    return est
 
 
 def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full, n_features,
@@ -880,6 +888,7 @@ def _fit(est, ex, Xr, bands, rows_keep, grid, per_row, keep_arg, keep, G, G_full
     est.fit_channels_ = keep
     est.smoothness_ = pb.lam
     est.sparsity_weights_ = pb.sparsity_weights()
+    est.count_scale_ = pb.count_scale
     n_sparse = sum(s["kind"] == "sparse" for s in stats)
     est.sparse_path_ = n_sparse == len(stats)
     est.n_components_ = k

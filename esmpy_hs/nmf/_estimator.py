@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
@@ -114,6 +114,13 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         solution that low-dose data (~20 counts/pixel) with weak smoothing do not prevent;
         on counts they cannot (but a phase can then be emptied instead). Ignored with
         ``simplex="W"`` (the scale is then fixed by W) or a negative ``sparsity``.
+    refine_iter : int, default=0
+        After the fit, up to this many further iterations without the sparsity term, with
+        the W columns of the phases exempt from it (``sparsity_exclude``) pinned at their
+        fitted values. The sparsity term anchors the exempt phase (a matrix at its pure
+        pixels) but also pushes the other phases' spectra a little past the truth; the
+        refinement lets the likelihood alone place them. 0 (or no ``sparsity_exclude``):
+        no refinement.
     simplex : {"H", "W"} or None, default="H"
         ``"H"``: each pixel's abundances sum to 1. ``"W"``: each column of W sums to 1 over
         the rows ``simplex_W_rows`` (H is then only non-negative). None: no sum constraint.
@@ -174,6 +181,10 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
     count_scale_ : float or None
         Mean counts per pixel that the count-weighted regularisers are relative to (None
         when ``regularize_counts`` does not apply).
+    refine_n_iter_ : int
+        Iterations of the refinement stage (``refine_iter``; 0 when there was none). They are
+        included in ``n_iter_``; the objective values of that stage are in
+        ``refine_losses_`` and ``objective_`` is the refinement's objective (no sparsity).
     sparsity_weights_ : ndarray of shape (n_components,)
         Strength of the sparsity term applied to each phase (0 for exempt phases).
     fit_channels_ : ndarray of int
@@ -209,6 +220,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         sparsity_eps: float = 1e-2,
         sparsity_exclude=None,
         regularize_counts: bool = False,
+        refine_iter: int = 0,
         simplex: str | None = "H",
         simplex_W_rows=None,
         fixed_W=None,
@@ -235,6 +247,7 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         self.sparsity_eps = sparsity_eps
         self.sparsity_exclude = sparsity_exclude
         self.regularize_counts = regularize_counts
+        self.refine_iter = refine_iter
         self.simplex = simplex
         self.simplex_W_rows = simplex_W_rows
         self.fixed_W = fixed_W
@@ -309,6 +322,9 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             if not isinstance(val, numbers.Real) or not math.isfinite(val):
                 raise ValueError(f"{name}={val!r} must be a finite float")
         self._sparsity_exclude_spec()
+        if (not isinstance(self.refine_iter, numbers.Integral)
+                or isinstance(self.refine_iter, bool) or self.refine_iter < 0):
+            raise ValueError(f"refine_iter={self.refine_iter!r} must be a non-negative integer")
         if not isinstance(self.regularize_counts, (bool, np.bool_)):
             raise ValueError(f"regularize_counts={self.regularize_counts!r} must be True or "
                              "False")
@@ -585,7 +601,37 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         self.count_scale_ = pb.count_scale
         self.sparse_path_ = data.kind == "sparse"
         self.n_components_ = k
+        self.refine_n_iter_ = 0
+        self.refine_losses_ = []
+        refinement = self._refinement()
+        if refinement is not None:
+            Href = refinement.fit_transform(X, W=self.W_, H=self.H_)
+            self._adopt_refinement(refinement)
+            return Href
         return Hpk.copy()
+
+    def _refinement(self) -> EsmpyNMF | None:
+        """Unfitted estimator of the refinement stage (``refine_iter``), or None."""
+        if not self.refine_iter or self.sparsity == 0 or self.sparsity_exclude is None:
+            return None
+        exempt = np.flatnonzero(np.asarray(self.sparsity_weights_) == 0.0)
+        if exempt.size == 0:
+            return None
+        pins = (np.full(self.W_.shape, np.nan) if self.fixed_W is None
+                else np.array(self.fixed_W, dtype=np.float64, copy=True))
+        pins[:, exempt] = self.W_[:, exempt]
+        return clone(self).set_params(sparsity=0.0, sparsity_exclude=None, fixed_W=pins,
+                                      max_iter=int(self.refine_iter), refine_iter=0)
+
+    def _adopt_refinement(self, ref: EsmpyNMF) -> None:
+        """Take the refined factors and results of ``ref`` (fitted by :meth:`_refinement`)."""
+        self.refine_n_iter_ = int(ref.n_iter_)
+        self.refine_losses_ = list(ref.losses_)
+        self.n_iter_ = int(self.n_iter_) + int(ref.n_iter_)
+        self.fit_time_ = float(self.fit_time_) + float(ref.fit_time_)
+        for name in ("W_", "H_", "components_", "stop_reason_", "objective_",
+                     "reconstruction_err_", "objective_parts_"):
+            setattr(self, name, getattr(ref, name))
 
     def _initial_factors(self, data, G, pb, shape, dtype, W, H):
         k = pb.k

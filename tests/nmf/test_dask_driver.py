@@ -107,9 +107,13 @@ def test_same_iterates_random_init_sparsity_and_fixed_H(problem):
 
 def test_same_iterates_sparsity_exempting_the_matrix(problem):
     X, G = problem
-    eager, lazy = _pair(X, G, sparsity=0.1, sparsity_exclude="matrix", regularize_counts=True)
+    eager, lazy = _pair(X, G, sparsity=0.1, sparsity_exclude="matrix", regularize_counts=True,
+                        refine_iter=15)
     np.testing.assert_array_equal(lazy.sparsity_weights_, eager.sparsity_weights_)
     assert sorted(eager.sparsity_weights_.tolist()) == [0.0, 0.1, 0.1]
+    # the refinement stage (no sparsity, matrix W pinned) runs band by band too
+    assert lazy.refine_n_iter_ == eager.refine_n_iter_ == 15
+    np.testing.assert_allclose(lazy.refine_losses_, eager.refine_losses_, rtol=1e-7)
     _assert_same_iterates(eager, lazy)
 
 

@@ -389,3 +389,39 @@ def test_sparse_auto_follows_density():
     hi = EsmpyNMF(3, G=G, max_iter=3, density_threshold=density / 2).fit(X)
     assert not hi.sparse_path_
     np.testing.assert_allclose(lo.W_, hi.W_, rtol=1e-4)
+
+
+def test_refine_iter_pins_the_exempt_phase_and_drops_the_sparsity(poisson_small):
+    X, G, _, _ = poisson_small
+    k, p = 3, X.shape[0]
+    W0, H0 = _start(G, k, p)
+    H0 = H0 * np.array([[0.2], [0.3], [1.5]])  # phase 2 is the "matrix"
+    H0 /= H0.sum(axis=0)
+    opts = dict(shape_2d=SHAPE, smoothness=2.0, sparsity=0.3, sparsity_exclude="matrix",
+                max_iter=30, tol=0, dtype=np.float64)
+    base = EsmpyNMF(k, G=G, **opts).fit(X, W=W0, H=H0)
+    est = EsmpyNMF(k, G=G, refine_iter=25, eval_every=1, **opts)
+    HT = est.fit_transform(X, W=W0, H=H0)
+    assert base.refine_n_iter_ == 0 and est.refine_n_iter_ == 25
+    assert est.n_iter_ == 30 + 25
+    # the exempt phase keeps the W of the sparse fit; the others move
+    np.testing.assert_array_equal(est.W_[:, 2], base.W_[:, 2])
+    assert np.abs(est.W_[:, :2] - base.W_[:, :2]).max() > 1e-6 * base.W_.max()
+    # the refinement's objective has no sparsity term and never increases
+    assert est.objective_parts_["sparsity"] == 0.0
+    losses = np.array(est.refine_losses_)
+    assert len(losses) == 25
+    assert np.all(np.diff(losses) <= 1e-10 * np.abs(losses[1:]))
+    np.testing.assert_allclose(HT.sum(axis=1), 1.0, atol=1e-9)
+    np.testing.assert_array_equal(HT, est.H_.T)
+    # without an exempt phase there is nothing to anchor: no refinement
+    plain = EsmpyNMF(k, G=G, refine_iter=25, **{**opts, "sparsity_exclude": None})
+    plain.fit(X, W=W0, H=H0)
+    assert plain.refine_n_iter_ == 0 and plain.n_iter_ == 30
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True])
+def test_refine_iter_invalid(poisson_small, bad):
+    X, G, _, _ = poisson_small
+    with pytest.raises(ValueError, match="refine_iter"):
+        EsmpyNMF(3, G=G, refine_iter=bad, max_iter=2).fit(X)
