@@ -667,14 +667,9 @@ def fit_dask(
     p = n_all if mask is None else int((~mask).sum())
     if p < 1:
         raise ValueError("every pixel is excluded by navigation_mask")
-    G_full = est._validated_G(n_features)
+    G_full, G, keep, keep_arg = est._fitted_G(n_features)
     k = est.n_components
     shape = est._shape(p)
-    keep = np.flatnonzero(G_full.sum(axis=1) > 0)
-    if keep.size == 0:
-        raise ValueError("every row of G is zero: no channel can be fitted")
-    G = np.ascontiguousarray(G_full[keep])
-    keep_arg = None if keep.size == n_features else keep
 
     Xr, grid, per_row = _rows_view(X, shape, n_all)
     n_rows = int(Xr.shape[0])

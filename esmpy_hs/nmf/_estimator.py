@@ -386,6 +386,16 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
             raise ValueError("G must be finite and non-negative")
         return G
 
+    def _fitted_G(self, n_features: int):
+        """G over all channels, G on the fitted channels (rows not all zero), their indices,
+        and the channel selection for the count preparation (None = all channels)."""
+        G_full = self._validated_G(n_features)
+        keep = np.flatnonzero(G_full.sum(axis=1) > 0)
+        if keep.size == 0:
+            raise ValueError("every row of G is zero: no channel can be fitted")
+        keep_arg = None if keep.size == n_features else keep
+        return G_full, np.ascontiguousarray(G_full[keep]), keep, keep_arg
+
     def _shape(self, n_pixels: int) -> tuple[int, int] | None:
         if self.shape_2d is None:
             return None
@@ -571,14 +581,9 @@ class EsmpyNMF(TransformerMixin, BaseEstimator):
         X = self._validate_X(X, reset=True)
         p, n_features = X.shape
         dtype = self._dtype()
-        G_full = self._validated_G(n_features)
+        G_full, G, keep, keep_arg = self._fitted_G(n_features)
         k = self.n_components
         shape = self._shape(p)
-        keep = np.flatnonzero(G_full.sum(axis=1) > 0)
-        if keep.size == 0:
-            raise ValueError("every row of G is zero: no channel can be fitted")
-        G = np.ascontiguousarray(G_full[keep])
-        keep_arg = None if keep.size == n_features else keep
         old_threads = numba.get_num_threads()
         if self.n_threads is not None:
             numba.set_num_threads(min(int(self.n_threads), numba.config.NUMBA_NUM_THREADS))
